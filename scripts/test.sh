@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set everything up, then lint and run the whole test suite (what CI runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check src tests scripts
+.venv/bin/ruff format --check src tests scripts
+# Two cores: one torch thread per test process keeps timings predictable.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+.venv/bin/python -m pytest "$@"

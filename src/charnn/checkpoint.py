@@ -1,0 +1,203 @@
+"""One checkpoint format: plain data only, written atomically, loaded with weights_only=True.
+
+A checkpoint is a dict of tensors, numbers, strings, lists and dicts, so `torch.load` never has
+to run code from the file. It carries everything that `sample`, `eval` and `--resume` need:
+the resolved config, the vocabulary, the model and optimizer state, the step, the carried
+hidden state and the random generators' state.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from charnn import __version__
+from charnn.config import RunConfig, config_from_dict, config_to_dict
+from charnn.errors import CharnnError, CheckpointError
+from charnn.model import CharRNN
+from charnn.vocab import CharVocab
+
+FORMAT_NAME = "charnn-checkpoint"
+FORMAT_VERSION = 1
+BEST_NAME = "best.pt"
+LAST_NAME = "last.pt"
+
+
+@dataclass
+class Checkpoint:
+    config: RunConfig
+    vocab: CharVocab
+    model_state: dict[str, torch.Tensor]
+    optimizer_state: dict[str, Any] | None = None
+    step: int = 0
+    best_val_loss: float | None = None
+    val_loss: float | None = None
+    """The validation loss of these weights, when they were evaluated."""
+    elapsed_s: float = 0.0
+    """Seconds of training so far, summed over resumed sessions."""
+    hidden: list[torch.Tensor] = field(default_factory=list)
+    """The training hidden state carried into the next step (empty: start from zeros)."""
+    rng: dict[str, Any] = field(default_factory=dict)
+    corpus: dict[str, Any] = field(default_factory=dict)
+    """`name`, `chars` and `sha256` of the corpus the run trained on."""
+    device: str = "cpu"
+    """The device it was trained on."""
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "versions": self.versions or {"charnn": __version__, "torch": str(torch.__version__)},
+            "config": config_to_dict(self.config),
+            "vocab": self.vocab.to_dict(),
+            "model": self.model_state,
+            "optimizer": self.optimizer_state,
+            "step": self.step,
+            "best_val_loss": self.best_val_loss,
+            "val_loss": self.val_loss,
+            "elapsed_s": self.elapsed_s,
+            "hidden": self.hidden,
+            "rng": self.rng,
+            "corpus": self.corpus,
+            "device": self.device,
+        }
+
+    def build_model(self, device: torch.device | str = "cpu") -> CharRNN:
+        """The model with these weights, in eval mode, on `device`."""
+        model = CharRNN(self.config.model, len(self.vocab))
+        try:
+            model.load_state_dict(self.model_state)
+        except RuntimeError as error:
+            first_line = str(error).strip().splitlines()[-1].strip()
+            raise CheckpointError(
+                f"the checkpoint's weights do not fit its own model config ({first_line}); "
+                "the file was altered or written by an incompatible charnn"
+            ) from None
+        return model.to(device).eval()
+
+
+def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    """Write atomically: a temporary file in the same folder, fsync, rename, fsync the folder.
+
+    A crash at any moment leaves either the previous file or the new one, never a torn one.
+    """
+    folder = path.parent
+    handle, temporary_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = Path(temporary_name)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(checkpoint.to_dict(), file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+        _fsync_folder(folder)
+    except OSError as error:
+        raise CheckpointError(
+            f"could not write checkpoint {path}: {error.strerror or error}; "
+            "the previous checkpoint, if any, is intact; "
+            "free disk space or choose another --out-dir"
+        ) from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _fsync_folder(folder: Path) -> None:
+    # Makes the rename itself durable. Not every platform can open a directory (Windows).
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def checkpoint_path(run: Path, *, prefer: str = BEST_NAME) -> Path:
+    """A checkpoint file given a run directory (its `prefer` file, else the other) or a file."""
+    if not run.exists():
+        raise CheckpointError(
+            f"{run} does not exist; give a run directory or a .pt checkpoint file"
+        )
+    if run.is_file():
+        return run
+    for name in (prefer, LAST_NAME if prefer == BEST_NAME else BEST_NAME):
+        if (run / name).is_file():
+            return run / name
+    raise CheckpointError(
+        f"{run} holds no checkpoint ({BEST_NAME} or {LAST_NAME}); train into it with "
+        f"`charnn train --out-dir {run}` or give a checkpoint file"
+    )
+
+
+def load_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> Checkpoint:
+    """Read and check a checkpoint; every way it can be unusable is one clear CheckpointError."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; check the path")
+    unreadable = (
+        f"{path} is not a readable checkpoint (truncated or corrupted); "
+        "use another one, e.g. last.pt instead of best.pt"
+    )
+    # charnn always writes torch's zip format; anything else is not one of ours, or is torn.
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(unreadable)
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "Weights only load failed" in str(error):
+            # The safe unpickler met something beyond plain data: objects, functions, code.
+            raise CheckpointError(
+                f"{path} holds Python objects that charnn will not load (loading them could "
+                "run code); it was not written by charnn"
+            ) from None
+        raise CheckpointError(unreadable) from None
+    except Exception:  # a damaged archive can fail anywhere inside the unpickler
+        raise CheckpointError(unreadable) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"{path} is not a charnn checkpoint")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format {version!r}, newer than this charnn reads "
+            f"({FORMAT_VERSION}); upgrade charnn (pip install -U charnn)"
+        )
+    try:
+        return Checkpoint(
+            config=config_from_dict(data["config"]),
+            vocab=CharVocab.from_dict(data["vocab"]),
+            model_state=data["model"],
+            optimizer_state=data.get("optimizer"),
+            step=int(data["step"]),
+            best_val_loss=_optional_float(data.get("best_val_loss")),
+            val_loss=_optional_float(data.get("val_loss")),
+            elapsed_s=float(data.get("elapsed_s", 0.0)),
+            hidden=list(data.get("hidden") or []),
+            rng=dict(data.get("rng") or {}),
+            corpus=dict(data.get("corpus") or {}),
+            device=str(data.get("device", "cpu")),
+            versions=dict(data.get("versions") or {}),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(
+            f"{path} is a damaged charnn checkpoint (bad field: {error})"
+        ) from None
+    except CharnnError as error:
+        raise CheckpointError(f"{path} is a damaged charnn checkpoint: {error}") from None
+
+
+def _optional_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None

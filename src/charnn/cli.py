@@ -1,0 +1,343 @@
+"""The `charnn` command: train, sample, eval.
+
+Commands parse their options, resolve the config, call one library function and print. Every
+`CharnnError` becomes one line on stderr and a non-zero exit code (2 for user errors) without a
+traceback. torch-heavy modules are imported inside the commands so `charnn --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from charnn import __version__
+from charnn.errors import CharnnError
+
+# torch warns at import when NumPy is missing; charnn never needs NumPy.
+warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+
+app = typer.Typer(
+    name="charnn",
+    help="Character-level recurrent language models (LSTM, GRU, tanh RNN): train, sample, eval.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class _ConsoleHandler(logging.Handler):
+    """Writes log lines to whatever sys.stderr is at the time (test runners swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def _setup_logging() -> None:
+    package_logger = logging.getLogger("charnn")
+    if not any(isinstance(handler, _ConsoleHandler) for handler in package_logger.handlers):
+        handler = _ConsoleHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        package_logger.addHandler(handler)
+    package_logger.setLevel(logging.INFO)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        try:
+            torch_version = metadata.version("torch")
+        except metadata.PackageNotFoundError:
+            torch_version = "not installed"
+        typer.echo(f"charnn {__version__} (torch {torch_version}, Python {sys.version.split()[0]})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Show the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    _setup_logging()
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Map charnn's user errors to one stderr line and an exit code."""
+    try:
+        yield
+    except CharnnError as error:
+        typer.echo(f"charnn: error: {error}", err=True)
+        raise typer.Exit(error.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("charnn: interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+DeviceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--device",
+        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.",
+        show_default=False,
+    ),
+]
+
+TRAIN_EPILOG = (
+    "Examples:  charnn train  |  "
+    "charnn train configs/shakespeare-lstm.yaml --set train.lr=3e-3  |  "
+    "charnn train --data notes.txt --out-dir runs/notes  |  "
+    "charnn train --resume --out-dir runs/notes"
+)
+
+
+@app.command(epilog=TRAIN_EPILOG)
+def train(
+    config: Annotated[
+        Path | None,
+        typer.Argument(
+            help="YAML config file (see configs/). Without one, built-in defaults that need no "
+            "network are used.",
+            show_default=False,
+        ),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override one config key, e.g. --set model.hidden_size=512. Repeatable. "
+            "Precedence: defaults < YAML < --set < --data/--out-dir/--device.",
+            show_default=False,
+        ),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="Train on this UTF-8 text file (sets data.path).", show_default=False
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out-dir", help="The run directory (sets out_dir).", show_default=False),
+    ] = None,
+    device: DeviceOption = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue the run in the run directory from its last.pt (model, optimizer, "
+            "step, schedule, data position). Training keys may change; model and data keys "
+            "may not.",
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Start over in a run directory that already holds a run."),
+    ] = False,
+) -> None:
+    """Train a character-level model; writes config.yaml, last.pt, best.pt and metrics.jsonl."""
+    with _user_errors():
+        from charnn import trainer
+        from charnn.config import load_config
+
+        if resume and overwrite:
+            raise CharnnError("--resume continues a run and --overwrite starts it over; pick one")
+        all_overrides = list(overrides or [])
+        all_overrides += [f"data.path={data}"] if data is not None else []
+        all_overrides += [f"out_dir={out_dir}"] if out_dir is not None else []
+        all_overrides += [f"device={device}"] if device is not None else []
+        if resume:
+            run_config, checkpoint = trainer.resume_config(config, all_overrides)
+        else:
+            run_config, checkpoint = load_config(config, all_overrides), None
+        summary = trainer.train(run_config, resume_from=checkpoint, overwrite=overwrite)
+        best = f"{summary.best_val_loss:.4f}" if summary.best_val_loss is not None else "n/a"
+        logging.getLogger("charnn").info(
+            "done: %d steps in %.0fs (%s, %s chars/s); best val loss %s nats/char. "
+            "Next: charnn sample %s",
+            summary.steps,
+            summary.elapsed_s,
+            summary.stopped_by.replace("_", " ") + " reached",
+            f"{summary.chars_per_s:,.0f}",
+            best,
+            summary.run_dir,
+        )
+
+
+@app.command(
+    epilog="Examples:  charnn sample runs/default  |  "
+    "charnn sample runs/x --prime 'ROMEO:' --length 1000 --seed 1"
+)
+def sample(
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="A run directory (samples from its best.pt) or a checkpoint file.",
+            show_default=False,
+        ),
+    ],
+    prime: Annotated[
+        str, typer.Option("--prime", help="Text to start from; it is printed first.")
+    ] = "",
+    length: Annotated[
+        int, typer.Option("--length", help="Characters to generate after the prime.")
+    ] = 500,
+    temperature: Annotated[
+        float,
+        typer.Option(
+            "--temperature", help="Below 1: safer, above 1: wilder; 0: always the most likely."
+        ),
+    ] = 0.8,
+    top_k: Annotated[
+        int, typer.Option("--top-k", help="Draw only from the K most likely characters (0: off).")
+    ] = 0,
+    top_p: Annotated[
+        float,
+        typer.Option(
+            "--top-p",
+            help="Draw only from the most likely characters holding P of the probability (1: off).",
+        ),
+    ] = 1.0,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            help="Random seed; the same seed gives the same text. Default: random, printed.",
+            show_default=False,
+        ),
+    ] = None,
+    num_samples: Annotated[
+        int, typer.Option("--num-samples", help="How many samples to generate (in one batch).")
+    ] = 1,
+    device: DeviceOption = None,
+) -> None:
+    """Generate text from a trained model, streaming it to stdout as it is made."""
+    with _user_errors():
+        from charnn.checkpoint import checkpoint_path, load_checkpoint
+        from charnn.runtime import resolve_device
+        from charnn.sampler import SamplingOptions, generate
+
+        options = SamplingOptions(temperature=temperature, top_k=top_k, top_p=top_p)
+        torch_device = resolve_device(device or "auto")
+        checkpoint = load_checkpoint(checkpoint_path(run), map_location="cpu")
+        model = checkpoint.build_model(torch_device)
+        chosen_seed = seed if seed is not None else int(time.time_ns() % 2**31)
+        steps = generate(
+            model,
+            checkpoint.vocab,
+            prime=prime,
+            length=length,
+            num_samples=num_samples,
+            options=options,
+            seed=chosen_seed,
+        )
+        if seed is None:
+            typer.echo(
+                f"seed {chosen_seed} (pass --seed {chosen_seed} to get this text again)", err=True
+            )
+        _print_samples(steps, prime=prime, num_samples=num_samples)
+
+
+def _print_samples(steps: Iterator[list[str]], *, prime: str, num_samples: int) -> None:
+    """Stream the first sample live; the others (generated in the same batch) follow it."""
+    out = sys.stdout
+    if num_samples > 1:
+        out.write("--- sample 1 ---\n")
+    out.write(prime)
+    out.flush()
+    others: list[list[str]] = [[] for _ in range(num_samples - 1)]
+    last_flush = time.monotonic()
+    for chars in steps:
+        out.write(chars[0])
+        for buffer, char in zip(others, chars[1:], strict=True):
+            buffer.append(char)
+        if chars[0] == "\n" or time.monotonic() - last_flush > 0.05:
+            out.flush()
+            last_flush = time.monotonic()
+    out.write("\n")
+    for index, buffer in enumerate(others, start=2):
+        out.write(f"--- sample {index} ---\n{prime}{''.join(buffer)}\n")
+    out.flush()
+
+
+@app.command(
+    name="eval",
+    epilog="Examples:  charnn eval runs/default  |  charnn eval runs/x --split test --json  |  "
+    "charnn eval runs/x --text-file other.txt",
+)
+def eval_(
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="A run directory (scores its best.pt) or a checkpoint file.", show_default=False
+        ),
+    ],
+    split: Annotated[
+        str,
+        typer.Option(
+            "--split", help="Which held-out part of the run's corpus to score: val or test."
+        ),
+    ] = "val",
+    text_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--text-file", help="Score this UTF-8 text file instead of a split.", show_default=False
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
+    device: DeviceOption = None,
+) -> None:
+    """Score a model: loss (nats/char), bits/char, perplexity; hidden state carried throughout."""
+    with _user_errors():
+        from charnn.checkpoint import checkpoint_path, load_checkpoint
+        from charnn.evaluator import evaluate_checkpoint
+        from charnn.runtime import resolve_device
+
+        torch_device = resolve_device(device or "auto")
+        path = checkpoint_path(run)
+        checkpoint = load_checkpoint(path, map_location="cpu")
+        result = evaluate_checkpoint(
+            checkpoint, device=torch_device, split=split, text_file=text_file
+        )
+        scored = str(text_file) if text_file is not None else f"{split} split"
+        if as_json:
+            record = {
+                **result.to_dict(),
+                "text": scored,
+                "checkpoint": str(path),
+                "step": checkpoint.step,
+            }
+            typer.echo(json.dumps(record))
+            return
+        typer.echo(f"{scored} scored by {path} (step {checkpoint.step})")
+        typer.echo(f"  loss        {result.loss:.4f} nats/char")
+        typer.echo(f"  bits/char   {result.bpc:.4f}")
+        typer.echo(f"  perplexity  {result.perplexity:.3f}")
+        typer.echo(f"  chars       {result.chars:,}")
+        typer.echo(f"  speed       {result.chars_per_s:,.0f} chars/s ({result.seconds:.2f}s)")
+
+
+def main() -> None:
+    app(prog_name="charnn")

@@ -1,0 +1,392 @@
+"""Run configuration: typed sections, one load path, one precedence rule.
+
+Precedence, lowest to highest:
+
+    dataclass defaults  <  YAML file  <  --set KEY=VALUE  <  dedicated flags (--data, --device, ...)
+
+The CLI turns its dedicated flags into `--set` overrides, so every value travels the same path:
+the YAML file and the overrides are merged into one plain dict tree first, and the frozen
+dataclasses are built from that tree once. Unknown keys are errors (with the closest known key
+suggested), and every value is coerced by the field's declared type, because PyYAML follows
+YAML 1.1 and reads `lr: 3e-3` as the *string* "3e-3".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from charnn.errors import ConfigError
+
+CELLS = ("lstm", "gru", "rnn")
+SCHEDULES = ("cosine", "constant")
+PRECISIONS = ("fp32", "bf16")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _one_of(key: str, value: str, allowed: Sequence[str]) -> None:
+    _require(value in allowed, f"{key} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DataConfig:
+    """Where the text comes from and how it is split."""
+
+    path: str | None = None
+    """A local UTF-8 text file. When set, it is used and `source` is ignored."""
+    source: str = "pydoc-topics"
+    """A named corpus: `pydoc-topics` (offline, ships with Python) or `tinyshakespeare`."""
+    val_fraction: float = 0.1
+    """The last fraction of the corpus, held out for validation (nanoGPT's split)."""
+    test_fraction: float = 0.0
+    """A fraction just before the validation part, held out for `charnn eval --split test`."""
+
+    def __post_init__(self) -> None:
+        _require(
+            0.0 < self.val_fraction < 1.0,
+            f"data.val_fraction must be between 0 and 1 (exclusive); got {self.val_fraction}",
+        )
+        _require(
+            0.0 <= self.test_fraction < 1.0,
+            f"data.test_fraction must be in [0, 1); got {self.test_fraction}",
+        )
+        _require(
+            self.val_fraction + self.test_fraction < 1.0,
+            "data.val_fraction + data.test_fraction must leave some text for training; "
+            f"got {self.val_fraction} + {self.test_fraction}",
+        )
+        _require(self.path != "", "data.path is empty; give a text file or leave it unset")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelConfig:
+    """The shape of the network: embedding, recurrent core, linear head."""
+
+    cell: str = "lstm"
+    """The recurrent core: `lstm`, `gru` or `rnn` (charnn's SimpleRNN, tanh)."""
+    hidden_size: int = 256
+    num_layers: int = 2
+    embedding_dim: int = 64
+    dropout: float = 0.0
+    """Dropout between recurrent layers and before the head; 0 turns it off."""
+
+    def __post_init__(self) -> None:
+        _one_of("model.cell", self.cell, CELLS)
+        for key in ("hidden_size", "num_layers", "embedding_dim"):
+            value = getattr(self, key)
+            _require(value > 0, f"model.{key} must be > 0; got {value}")
+        _require(0.0 <= self.dropout < 1.0, f"model.dropout must be in [0, 1); got {self.dropout}")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TrainConfig:
+    """The optimisation: batches, AdamW, clipping, schedule, stopping, evaluation."""
+
+    batch_size: int = 32
+    """Number of contiguous streams the training text is cut into (rows of a batch)."""
+    seq_len: int = 64
+    """Characters per truncated-BPTT window."""
+    lr: float = 2e-3
+    """Peak learning rate of AdamW."""
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    """Maximum global gradient norm; 0 turns clipping off."""
+    schedule: str = "cosine"
+    """`cosine` (decays to lr * min_lr_ratio at the end of the run) or `constant`."""
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.1
+    max_steps: int | None = 2000
+    """Stop after this many optimizer steps (null: no step limit)."""
+    max_time: float | None = None
+    """Stop after this many seconds of training (null: no time limit)."""
+    eval_every: int = 500
+    """Steps between full evaluations of the validation split (and checkpoints)."""
+    log_every: int = 50
+    """Steps between metrics records and plain progress lines."""
+    seed: int = 1337
+    precision: str = "fp32"
+    """`fp32`, or `bf16` autocast (CUDA only; ignored with a warning on CPU)."""
+
+    def __post_init__(self) -> None:
+        for key in ("batch_size", "seq_len", "eval_every", "log_every"):
+            value = getattr(self, key)
+            _require(value > 0, f"train.{key} must be > 0; got {value}")
+        _require(self.lr > 0, f"train.lr must be > 0; got {self.lr}")
+        _require(
+            self.weight_decay >= 0, f"train.weight_decay must be >= 0; got {self.weight_decay}"
+        )
+        _require(
+            self.grad_clip >= 0, f"train.grad_clip must be >= 0 (0 = off); got {self.grad_clip}"
+        )
+        _one_of("train.schedule", self.schedule, SCHEDULES)
+        _require(
+            self.warmup_steps >= 0, f"train.warmup_steps must be >= 0; got {self.warmup_steps}"
+        )
+        _require(
+            0.0 <= self.min_lr_ratio <= 1.0,
+            f"train.min_lr_ratio must be in [0, 1]; got {self.min_lr_ratio}",
+        )
+        _require(
+            self.max_steps is not None or self.max_time is not None,
+            "set train.max_steps or train.max_time (or both); with neither, training never stops",
+        )
+        if self.max_steps is not None:
+            _require(self.max_steps > 0, f"train.max_steps must be > 0; got {self.max_steps}")
+        if self.max_time is not None:
+            _require(self.max_time > 0, f"train.max_time must be > 0 seconds; got {self.max_time}")
+        _require(self.seed >= 0, f"train.seed must be >= 0; got {self.seed}")
+        _one_of("train.precision", self.precision, PRECISIONS)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunConfig:
+    """Everything one training run needs; stored in the run directory and in every checkpoint."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    device: str = "auto"
+    """`auto` (CUDA, then MPS, then CPU), `cpu`, `cuda`, `cuda:N` or `mps`."""
+    out_dir: str = "runs/default"
+    """The run directory: config.yaml, last.pt, best.pt, metrics.jsonl."""
+
+    def __post_init__(self) -> None:
+        _require(self.out_dir != "", "out_dir is empty; name a run directory")
+        _require(self.device != "", "device is empty; use auto, cpu, cuda, cuda:N or mps")
+
+
+# --------------------------------------------------------------------------------------------
+# Building a RunConfig from a plain dict tree
+
+
+def config_from_dict(tree: Mapping[str, Any]) -> RunConfig:
+    """Build and validate a RunConfig from nested plain data (YAML, overrides, checkpoints)."""
+    return _build(RunConfig, tree, prefix="")
+
+
+def config_to_dict(config: RunConfig) -> dict[str, Any]:
+    """The config as nested plain data, in declaration order (YAML- and checkpoint-safe)."""
+    return dataclasses.asdict(config)
+
+
+def known_keys(cls: type = RunConfig, prefix: str = "") -> list[str]:
+    """Every dotted key a config accepts, e.g. `model.hidden_size`."""
+    keys = []
+    for name, kind in typing.get_type_hints(cls).items():
+        dotted = f"{prefix}{name}"
+        if dataclasses.is_dataclass(kind):
+            keys.extend(known_keys(kind, prefix=f"{dotted}."))
+        else:
+            keys.append(dotted)
+    return keys
+
+
+def _build(cls: type, tree: Mapping[str, Any], *, prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    for name in tree:
+        if name not in hints:
+            raise ConfigError(_unknown_key_message(f"{prefix}{name}"))
+    values = {}
+    for name, value in tree.items():
+        kind = hints[name]
+        dotted = f"{prefix}{name}"
+        if dataclasses.is_dataclass(kind):
+            if value is None:  # an empty YAML section (`model:` with nothing under it)
+                value = {}
+            if not isinstance(value, Mapping):
+                raise ConfigError(
+                    f"config key '{dotted}' is a section; give it keys such as "
+                    f"{dotted}.{next(iter(typing.get_type_hints(kind)))}, not {value!r}"
+                )
+            values[name] = _build(kind, value, prefix=f"{dotted}.")
+        else:
+            values[name] = coerce(value, kind, dotted)
+    return cls(**values)
+
+
+def _unknown_key_message(dotted: str) -> str:
+    close = difflib.get_close_matches(dotted, known_keys(), n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return (
+        f"unknown config key {dotted!r}{hint}; `charnn train --help` and the README list the keys"
+    )
+
+
+_NONE_WORDS = frozenset({"null", "none", "~"})
+
+
+def coerce(value: Any, kind: Any, key: str) -> Any:
+    """Convert `value` to the declared `kind` of config key `key`, or raise a ConfigError."""
+    if isinstance(kind, types.UnionType):  # `int | None` and friends
+        members = [member for member in typing.get_args(kind) if member is not type(None)]
+        if value is None or (isinstance(value, str) and value.strip().lower() in _NONE_WORDS):
+            return None
+        (kind,) = members
+    if value is None:
+        raise ConfigError(f"config key '{key}' needs a value ({_describe(kind)}); got null")
+    if kind is str:
+        if isinstance(value, str):
+            return value
+    elif kind is int:
+        number = _as_number(value)
+        if number is not None and float(number).is_integer():
+            return int(number)
+    elif kind is float:
+        number = _as_number(value)
+        if number is not None and math.isfinite(number):
+            return float(number)
+    else:  # pragma: no cover - a field type this loader was not taught
+        raise TypeError(f"config field {key} has unsupported type {kind!r}")
+    raise ConfigError(f"config key '{key}' expects {_describe(kind)}; got {value!r}")
+
+
+def _as_number(value: Any) -> float | int | None:
+    if isinstance(value, bool):  # bool is an int in Python, never a size or a rate here
+        return None
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _describe(kind: Any) -> str:
+    return {str: "a string", int: "an integer", float: "a number"}.get(kind, str(kind))
+
+
+# --------------------------------------------------------------------------------------------
+# YAML files and --set overrides
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a config file into a dict tree, with one clear error for each way it can be wrong."""
+    if not path.exists():
+        raise ConfigError(
+            f"config file {path} does not exist; check the path (configs/ has examples)"
+        )
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a directory; give a .yaml file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from None
+    try:
+        tree = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from None
+    if tree is None:
+        return {}
+    if not isinstance(tree, dict):
+        raise ConfigError(
+            f"config file {path} must be a mapping of sections (data:, model:, train:, ...); "
+            f"it holds a {type(tree).__name__}"
+        )
+    return tree
+
+
+def apply_overrides(tree: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Return a copy of `tree` with each `dotted.key=value` override applied in order.
+
+    Values stay strings here; `coerce` converts them by the declared type of their key.
+    """
+    merged = _deep_copy(tree)
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(
+                f"--set expects KEY=VALUE such as model.hidden_size=512; got {override!r}"
+            )
+        node = merged
+        *sections, leaf = key.split(".")
+        for depth, section in enumerate(sections):
+            child = node.get(section)
+            if child is None:
+                child = node[section] = {}
+            elif not isinstance(child, dict):
+                path = ".".join(sections[: depth + 1])
+                raise ConfigError(f"cannot set {key}: config key '{path}' is not a section")
+            node = child
+        node[leaf] = value
+    return merged
+
+
+def merge_trees(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """Overlay `top` on `base`, recursing into sections; `top` wins."""
+    merged = _deep_copy(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = merge_trees(merged[key], value)
+        else:
+            merged[key] = _deep_copy(value) if isinstance(value, Mapping) else value
+    return merged
+
+
+def _deep_copy(tree: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in tree.items()}
+
+
+def load_config(
+    config_file: Path | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    base: Mapping[str, Any] | None = None,
+) -> RunConfig:
+    """Resolve a RunConfig: defaults < `base` < YAML file < overrides (in order).
+
+    A relative `data.path` is made absolute (against the working directory), so the stored
+    config still finds the corpus when `eval` or `--resume` run from another directory.
+    """
+    tree = dict(base or {})
+    if config_file is not None:
+        tree = merge_trees(tree, read_yaml(config_file))
+    config = config_from_dict(apply_overrides(tree, overrides))
+    if config.data.path is not None:
+        absolute = str(Path(config.data.path).expanduser().absolute())
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, path=absolute))
+    return config
+
+
+def config_to_yaml(config: RunConfig) -> str:
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False, allow_unicode=True)
+
+
+def changed_keys(old: RunConfig, new: RunConfig) -> dict[str, tuple[Any, Any]]:
+    """Dotted keys whose values differ between two configs, with (old, new) values."""
+    flat_old, flat_new = _flatten(config_to_dict(old)), _flatten(config_to_dict(new))
+    return {
+        key: (flat_old[key], flat_new[key]) for key in flat_old if flat_old[key] != flat_new[key]
+    }
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -1,0 +1,114 @@
+"""Where training text comes from: a local file or a named corpus.
+
+Named corpora:
+- `pydoc-topics`: the help topics of Python's own documentation (`pydoc_data.topics`, about
+  465 KB of English prose and code). It ships with every CPython, so the default config trains
+  with no network. Its exact text varies a little between Python versions.
+- `tinyshakespeare`: Karpathy's 1.1 MB Tiny Shakespeare, downloaded once from the char-rnn
+  repository, sha256-checked and cached in the data folder (`$CHARNN_DATA_DIR`, default `data/`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from charnn.config import DataConfig
+from charnn.download import download, sha256_of
+from charnn.errors import DataError
+
+DATA_DIR_ENV = "CHARNN_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class RemoteCorpus:
+    filename: str
+    url: str
+    sha256: str
+
+
+REMOTE_CORPORA = {
+    "tinyshakespeare": RemoteCorpus(
+        filename="tinyshakespeare.txt",
+        url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
+        sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+    ),
+}
+OFFLINE_CORPORA = ("pydoc-topics",)
+SOURCES = (*OFFLINE_CORPORA, *REMOTE_CORPORA)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    text: str
+    name: str
+    """A file path or a corpus name, for messages and the checkpoint."""
+
+    @cached_property
+    def sha256(self) -> str:
+        """Identifies the exact text, so a run can tell when its corpus has changed."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get(DATA_DIR_ENV) or "data")
+
+
+def load_corpus(data: DataConfig) -> Corpus:
+    """The whole text a run trains and validates on."""
+    if data.path is not None:
+        return Corpus(text=read_text_file(Path(data.path)), name=data.path)
+    if data.source == "pydoc-topics":
+        return Corpus(text=_pydoc_topics(), name="pydoc-topics")
+    if data.source in REMOTE_CORPORA:
+        path = fetch_remote_corpus(data.source)
+        return Corpus(text=read_text_file(path), name=data.source)
+    raise DataError(
+        f"unknown data.source {data.source!r}; use one of {', '.join(SOURCES)}, "
+        "or set data.path (--data PATH) to a text file"
+    )
+
+
+def read_text_file(path: Path, *, what: str = "text file") -> str:
+    """Read a UTF-8 text file, turning each way it can be unusable into one clear DataError."""
+    if not path.exists():
+        raise DataError(f"{what} {path} does not exist; check the path")
+    if path.is_dir():
+        raise DataError(f"{what} {path} is a directory; give a text file")
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"cannot read {what} {path}: {error.strerror or error}") from None
+    if not raw:
+        raise DataError(f"{what} {path} is empty; give a file with text in it")
+    try:
+        # Bytes are decoded as they are: no newline translation, so ids match the file exactly.
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{what} {path} is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset "
+            f"{error.start}); convert it first, e.g. iconv -f latin1 -t utf-8"
+        ) from None
+
+
+def fetch_remote_corpus(name: str) -> Path:
+    """The cached file of a named remote corpus, downloading it on first use."""
+    corpus = REMOTE_CORPORA[name]
+    path = data_dir() / corpus.filename
+    if path.is_file() and sha256_of(path) == corpus.sha256:
+        return path
+    fix = (
+        f"download it yourself and pass --data PATH (data.path), or put it at {path} "
+        f"(set {DATA_DIR_ENV} to use another folder)"
+    )
+    return download(corpus.url, path, sha256=corpus.sha256, what=name, fix=fix)
+
+
+def _pydoc_topics() -> str:
+    from pydoc_data.topics import topics
+
+    # Sorted by topic name so the text is the same however the dict was built.
+    return "".join(topics[name] for name in sorted(topics))

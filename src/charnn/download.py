@@ -1,0 +1,77 @@
+"""Fetch a file over HTTP(S) safely: timeouts, retries, a temporary file, a sha256 check, a rename.
+
+A half-downloaded or tampered file never appears under the final name: bytes stream into a
+temporary file in the destination folder, are hashed on the way, and the file is renamed into
+place only when the hash matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from charnn.errors import DataError
+
+CONNECT_TIMEOUT_S = 6.05  # just over a multiple of 3 s, the TCP retransmission window
+READ_TIMEOUT_S = 30.0
+CHUNK_BYTES = 1 << 16
+
+
+def sha256_of(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _session(retries: int) -> requests.Session:
+    session = requests.Session()
+    retry = Retry(
+        total=retries,
+        backoff_factor=0.5,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET"}),
+    )
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    return session
+
+
+def download(
+    url: str, destination: Path, *, sha256: str, what: str, fix: str, retries: int = 3
+) -> Path:
+    """Download `url` to `destination` and verify its sha256; `fix` tells the user the way out."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary_name = tempfile.mkstemp(
+        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
+    )
+    temporary = Path(temporary_name)
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(handle, "wb") as file, _session(retries) as session:
+            try:
+                with session.get(
+                    url, stream=True, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
+                ) as reply:
+                    reply.raise_for_status()
+                    for chunk in reply.iter_content(CHUNK_BYTES):
+                        digest.update(chunk)
+                        file.write(chunk)
+            except requests.RequestException as error:
+                reason = type(error).__name__
+                raise DataError(f"could not download {what} from {url} ({reason}); {fix}") from None
+            file.flush()
+            os.fsync(file.fileno())
+        if digest.hexdigest() != sha256:
+            raise DataError(
+                f"the download of {what} from {url} has sha256 {digest.hexdigest()[:12]}..., "
+                f"expected {sha256[:12]}...; the file was deleted; {fix}"
+            )
+        os.replace(temporary, destination)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return destination

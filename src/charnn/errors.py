@@ -1,0 +1,35 @@
+"""The exceptions that mean "the user asked for something we cannot do".
+
+The CLI turns every `CharnnError` into one line on stderr and exit code 2. Anything else that
+escapes is a bug in charnn and keeps its traceback. Messages name the problem and the fix.
+"""
+
+
+class CharnnError(Exception):
+    """A user mistake or an unusable input, with a message that says how to fix it."""
+
+    exit_code = 2
+
+
+class ConfigError(CharnnError):
+    """A config file, key or value that cannot be used."""
+
+
+class DataError(CharnnError):
+    """A corpus or text that cannot be read or used."""
+
+
+class CheckpointError(CharnnError):
+    """A checkpoint or run directory that cannot be used."""
+
+
+class DeviceError(CharnnError):
+    """A device that is not available on this machine."""
+
+
+class TrainingInterrupted(CharnnError):
+    """Training stopped on a signal after saving; the exit code follows the shell convention."""
+
+    def __init__(self, message: str, *, signal_number: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signal_number

@@ -1,0 +1,121 @@
+"""Score a model on a text: mean next-character loss with the hidden state carried throughout.
+
+The text is read as one stream, the way the model would read it, so every character after the
+first is predicted with the whole text before it in the hidden state. It is fed in chunks of
+`chunk_len` characters: the recurrent kernels loop over time inside one call, so there is no
+Python work per character.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from charnn.checkpoint import Checkpoint
+from charnn.corpus import load_corpus, read_text_file
+from charnn.data import encode_corpus
+from charnn.errors import CharnnError, DataError
+from charnn.metrics import bits_per_char, perplexity
+from charnn.model import CharRNN
+
+EVAL_SPLITS = ("val", "test")
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    loss: float
+    """Mean cross-entropy, nats per character."""
+    chars: int
+    """Characters scored: every character of the text but the first."""
+    seconds: float
+
+    @property
+    def bpc(self) -> float:
+        return bits_per_char(self.loss)
+
+    @property
+    def perplexity(self) -> float:
+        return perplexity(self.loss)
+
+    @property
+    def chars_per_s(self) -> float:
+        return self.chars / self.seconds if self.seconds > 0 else float("inf")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "loss": self.loss,
+            "bpc": self.bpc,
+            "perplexity": self.perplexity,
+            "chars": self.chars,
+            "seconds": self.seconds,
+            "chars_per_s": self.chars_per_s,
+        }
+
+
+def evaluate(model: CharRNN, ids: torch.Tensor, *, chunk_len: int = 2048) -> EvalResult:
+    """Mean loss of `model` predicting ids[1:] from ids[:-1], one stream, state carried."""
+    if len(ids) < 2:
+        raise DataError("a text needs at least 2 characters to be scored")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    started = time.perf_counter()
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    hidden = None
+    scored = len(ids) - 1
+    try:
+        with torch.inference_mode():
+            for start in range(0, scored, chunk_len):
+                stop = min(start + chunk_len, scored)
+                inputs = ids[start:stop].to(device, non_blocking=True).unsqueeze(0)  # (1, T)
+                targets = ids[start + 1 : stop + 1].to(device, non_blocking=True)  # (T,)
+                logits, hidden = model(inputs, hidden)  # (1, T, V)
+                total += F.cross_entropy(logits[0].float(), targets, reduction="sum")
+            loss = total.item() / scored  # the only host sync
+    finally:
+        model.train(was_training)
+    return EvalResult(loss=loss, chars=scored, seconds=time.perf_counter() - started)
+
+
+def evaluate_checkpoint(
+    checkpoint: Checkpoint,
+    *,
+    device: torch.device,
+    split: str = "val",
+    text_file: Path | None = None,
+) -> EvalResult:
+    """Score a checkpoint on its run's own split, or on any text file."""
+    model = checkpoint.build_model(device)
+    if text_file is not None:
+        text = read_text_file(text_file)
+        return evaluate(model, checkpoint.vocab.encode(text, what=f"text file {text_file}"))
+    return evaluate(model, _split_ids(checkpoint, split))
+
+
+def _split_ids(checkpoint: Checkpoint, split: str) -> torch.Tensor:
+    if split not in EVAL_SPLITS:
+        raise CharnnError(f"unknown split {split!r}; use one of {', '.join(EVAL_SPLITS)}")
+    data = checkpoint.config.data
+    if split == "test" and data.test_fraction == 0:
+        raise CharnnError(
+            "this run has no test split (data.test_fraction is 0); score the val split, "
+            "give --text-file PATH, or train with --set data.test_fraction=0.05"
+        )
+    corpus = load_corpus(data)
+    stored_hash = checkpoint.corpus.get("sha256")
+    if stored_hash is not None and stored_hash != corpus.sha256:
+        raise DataError(
+            f"the corpus {corpus.name} has changed since this run trained on it, so its {split} "
+            "split is not the one the run held out; score a file with --text-file PATH instead"
+        )
+    vocab, splits = encode_corpus(
+        corpus.text, val_fraction=data.val_fraction, test_fraction=data.test_fraction
+    )
+    if vocab != checkpoint.vocab:
+        raise DataError(f"the corpus {corpus.name} no longer matches the run's vocabulary")
+    return splits.val if split == "val" else splits.test

@@ -1,0 +1,79 @@
+"""CharRNN: embedding -> recurrent core (LSTM, GRU or SimpleRNN) -> dropout -> linear head.
+
+The model maps ids to next-character logits and a new hidden state; nothing else. Loss,
+optimizer, clipping and schedules belong to the trainer.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from charnn.config import ModelConfig
+from charnn.simple_rnn import SimpleRNN
+
+Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+"""GRU and SimpleRNN: h (num_layers, B, H). LSTM: (h, c), each (num_layers, B, H)."""
+
+RECURRENT_CORES: dict[str, type[nn.Module]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": SimpleRNN}
+
+
+class CharRNN(nn.Module):
+    def __init__(self, config: ModelConfig, vocab_size: int) -> None:
+        super().__init__()
+        self.config = config
+        self.vocab_size = vocab_size
+        self.embedding = nn.Embedding(vocab_size, config.embedding_dim)
+        core = RECURRENT_CORES[config.cell]
+        self.rnn = core(
+            config.embedding_dim,
+            config.hidden_size,
+            config.num_layers,
+            batch_first=True,
+            # Between layers only: PyTorch warns when it is set on a one-layer core.
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden_size, vocab_size)
+
+    def forward(
+        self, ids: torch.Tensor, hidden: Hidden | None = None
+    ) -> tuple[torch.Tensor, Hidden]:
+        """ids (B, T) -> logits (B, T, V) and the hidden state after the last step.
+
+        `hidden=None` starts from zeros.
+        """
+        embedded = self.embedding(ids)  # (B, T, E)
+        output, hidden = self.rnn(embedded, hidden)  # (B, T, H)
+        logits = self.head(self.dropout(output))  # (B, T, V)
+        return logits, hidden
+
+
+def detach_hidden(hidden: Hidden) -> Hidden:
+    """Cut the hidden state from the graph that produced it.
+
+    The state carries on to the next window (truncated BPTT); without this, backward would run
+    through every window since the start of the epoch.
+    """
+    if isinstance(hidden, tuple):
+        return tuple(part.detach() for part in hidden)  # type: ignore[return-value]
+    return hidden.detach()
+
+
+def hidden_to_list(hidden: Hidden | None) -> list[torch.Tensor]:
+    """A hidden state as a list of CPU tensors (plain data for a checkpoint)."""
+    if hidden is None:
+        return []
+    parts = hidden if isinstance(hidden, tuple) else (hidden,)
+    return [part.detach().cpu() for part in parts]
+
+
+def hidden_from_list(parts: list[torch.Tensor], device: torch.device) -> Hidden | None:
+    if not parts:
+        return None
+    moved = [part.to(device) for part in parts]
+    return (moved[0], moved[1]) if len(moved) == 2 else moved[0]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())

@@ -1,0 +1,70 @@
+"""Progress on the console: a tqdm bar on a terminal, plain periodic lines everywhere else."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from types import TracebackType
+
+from tqdm import tqdm
+
+logger = logging.getLogger(__name__)
+
+
+class Progress:
+    """One training run's progress display.
+
+    On a terminal, a bar shows loss, lr and chars/s after every step. Elsewhere (CI, a log
+    file, a pipe) the bar is off and `report` logs one line per call, which the trainer makes
+    every `train.log_every` steps, so logs stay short.
+    """
+
+    def __init__(self, *, total_steps: int | None, initial_step: int) -> None:
+        self.interactive = sys.stderr.isatty()
+        self._bar = (
+            tqdm(
+                total=total_steps,
+                initial=initial_step,
+                unit="step",
+                dynamic_ncols=True,
+                file=sys.stderr,
+                leave=True,
+            )
+            if self.interactive
+            else None
+        )
+
+    def step(self, *, loss: float, lr: float, chars_per_s: float) -> None:
+        """Called after every step with the latest figures (cheap when the bar is off)."""
+        if self._bar is not None:
+            self._bar.set_postfix_str(
+                f"loss {loss:.4f} lr {lr:.2e} {chars_per_s:,.0f} chars/s", refresh=False
+            )
+            self._bar.update(1)
+
+    def report(self, line: str) -> None:
+        """A periodic status line: only when there is no bar, which already shows the same."""
+        if self._bar is None:
+            logger.info(line)
+
+    def note(self, line: str) -> None:
+        """A line that always shows (evaluations, checkpoints), without breaking the bar."""
+        if self._bar is not None:
+            self._bar.write(line, file=sys.stderr)
+        else:
+            logger.info(line)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

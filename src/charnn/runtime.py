@@ -1,0 +1,92 @@
+"""The machine a run executes on: device choice, seeding, mixed precision."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+
+import torch
+
+from charnn.errors import DeviceError
+
+logger = logging.getLogger(__name__)
+
+_DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def resolve_device(spec: str) -> torch.device:
+    """`auto` picks CUDA, then MPS, then CPU; an explicit device must exist (no silent fallback)."""
+    spec = spec.strip().lower()
+    if not _DEVICE_PATTERN.fullmatch(spec):
+        raise DeviceError(f"unknown device {spec!r}; use auto, cpu, cuda, cuda:N or mps")
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                f"device {spec!r} was asked for, but this machine has no usable CUDA GPU "
+                "(or this torch build has no CUDA); use --device cpu or --device auto"
+            )
+        device = torch.device(spec)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceError(
+                f"device {spec!r} was asked for, but only {torch.cuda.device_count()} CUDA "
+                f"device(s) exist (cuda:0 to cuda:{torch.cuda.device_count() - 1})"
+            )
+        return device
+    if spec == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError("device 'mps' was asked for, but MPS is not available; use --device cpu")
+    return torch.device(spec)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)  # seeds every CUDA device too
+
+
+def configure_backends(device: torch.device) -> None:
+    if device.type == "cuda":
+        # cuDNN's fused RNN kernels; TF32 for the head's matrix products.
+        torch.backends.cudnn.enabled = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:
+    """bf16 autocast on CUDA when asked for; a no-op otherwise."""
+    if precision == "bf16" and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def warn_unused_precision(device: torch.device, precision: str) -> None:
+    if precision == "bf16" and device.type != "cuda":
+        logger.warning("train.precision=bf16 applies on CUDA only; training in fp32 on %s", device)
+
+
+def rng_state(device: torch.device) -> dict[str, torch.Tensor | list[torch.Tensor]]:
+    """Every random generator a run draws from, as tensors (so weights_only loading works)."""
+    state: dict[str, torch.Tensor | list[torch.Tensor]] = {
+        "torch": torch.get_rng_state(),
+    }
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(
+    state: dict[str, torch.Tensor | list[torch.Tensor]], device: torch.device
+) -> None:
+    torch_state = state.get("torch")
+    if isinstance(torch_state, torch.Tensor):
+        torch.set_rng_state(torch_state)
+    cuda_states = state.get("cuda")
+    if device.type == "cuda" and isinstance(cuda_states, list):
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+        else:
+            logger.warning("the checkpoint's CUDA RNG state is for another GPU count; not restored")

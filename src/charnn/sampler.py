@@ -1,0 +1,137 @@
+"""Generate text from a model, one character per step, for one or many samples at once.
+
+Sampling draws from an explicit `torch.Generator`, so the same seed gives the same text.
+`generate` yields characters as they are made and prints nothing: the caller decides where
+they go (the CLI streams them to stdout).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from charnn.errors import CharnnError
+from charnn.model import CharRNN
+from charnn.vocab import CharVocab
+
+# With no prime, generation starts as if after this character (a line break is where text
+# naturally starts); it is not part of the output.
+DEFAULT_START = "\n"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamplingOptions:
+    temperature: float = 1.0
+    """Divides the logits: below 1 is more conservative, above 1 more adventurous; 0 is greedy."""
+    top_k: int = 0
+    """Draw only from the k most likely characters; 0 turns it off."""
+    top_p: float = 1.0
+    """Draw only from the smallest set of characters whose probability reaches p (nucleus)."""
+
+    def __post_init__(self) -> None:
+        if not self.temperature >= 0:  # also rejects NaN
+            raise CharnnError(
+                f"--temperature must be >= 0 (0 = greedy, 1 = the model's own distribution); "
+                f"got {self.temperature}"
+            )
+        if self.top_k < 0:
+            raise CharnnError(f"--top-k must be >= 0 (0 = off); got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise CharnnError(f"--top-p must be in (0, 1] (1 = off); got {self.top_p}")
+
+
+def filter_logits(logits: torch.Tensor, *, top_k: int, top_p: float) -> torch.Tensor:
+    """Set the logits of characters outside the top-k / top-p set to -inf. logits (B, V)."""
+    if 0 < top_k < logits.shape[-1]:
+        kth_largest = torch.topk(logits, top_k, dim=-1).values[..., -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth_largest, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        # Drop a character when the ones more likely than it already reach top_p; the most
+        # likely character always stays.
+        mass_before = torch.cumsum(probs, dim=-1) - probs
+        drop_sorted = mass_before >= top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def next_ids(
+    logits: torch.Tensor, options: SamplingOptions, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Draw one id per row from logits (B, V) -> (B,)."""
+    if options.temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = filter_logits(
+        logits.float() / options.temperature, top_k=options.top_k, top_p=options.top_p
+    )
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def generate(
+    model: CharRNN,
+    vocab: CharVocab,
+    *,
+    prime: str = "",
+    length: int,
+    num_samples: int = 1,
+    options: SamplingOptions | None = None,
+    seed: int = 0,
+) -> Iterator[list[str]]:
+    """Yield `length` steps; each step is a list with the next character of every sample.
+
+    The prime is read first (it is not yielded); with no prime, generation starts as if after
+    a line break, or after the vocabulary's first character when it has none. Arguments are
+    checked here, before the first character is asked for.
+    """
+    if length < 0:
+        raise CharnnError(f"--length must be >= 0; got {length}")
+    if num_samples < 1:
+        raise CharnnError(f"--num-samples must be >= 1; got {num_samples}")
+    start = prime or (DEFAULT_START if DEFAULT_START in vocab else vocab.chars[0])
+    prime_ids = vocab.encode(start, what="the prime text")
+    return _generate(
+        model, vocab, prime_ids, length, num_samples, options or SamplingOptions(), seed
+    )
+
+
+def _generate(
+    model: CharRNN,
+    vocab: CharVocab,
+    prime_ids: torch.Tensor,
+    length: int,
+    num_samples: int,
+    options: SamplingOptions,
+    seed: int,
+) -> Iterator[list[str]]:
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    model.eval()
+    with torch.inference_mode():
+        inputs = prime_ids.to(device).unsqueeze(0).expand(num_samples, -1)  # (N, P)
+        logits, hidden = model(inputs)  # (N, P, V)
+        logits = logits[:, -1]  # (N, V)
+        for step in range(length):
+            chosen = next_ids(logits, options, generator)  # (N,)
+            yield [vocab.chars[index] for index in chosen.tolist()]
+            if step + 1 < length:
+                step_logits, hidden = model(chosen.unsqueeze(1), hidden)  # (N, 1, V)
+                logits = step_logits[:, -1]
+
+
+def sample_text(
+    model: CharRNN,
+    vocab: CharVocab,
+    *,
+    prime: str = "",
+    length: int,
+    options: SamplingOptions | None = None,
+    seed: int = 0,
+) -> str:
+    """One sample as a string, prime included."""
+    steps = generate(model, vocab, prime=prime, length=length, options=options, seed=seed)
+    return prime + "".join(chars[0] for chars in steps)

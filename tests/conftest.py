@@ -1,0 +1,88 @@
+"""Shared fixtures: a small patterned corpus, tiny configs, and one trained run per session."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+from charnn.config import RunConfig, config_from_dict
+
+# Two cores: one thread per test process keeps the suite fast and its timings steady.
+torch.set_num_threads(1)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_SHAKESPEARE = REPO_ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
+
+# A text with a learnable structure: a tiny model should get far below its unigram entropy.
+PATTERNED_TEXT = (
+    "the quick brown fox jumps over the lazy dog.\n"
+    "a stitch in time saves nine.\n"
+    "to be or not to be, that is the question.\n"
+) * 40
+
+
+def unigram_entropy(text: str) -> float:
+    """Entropy of the character frequencies of `text`, in nats."""
+    counts = Counter(text)
+    total = len(text)
+    return -sum(n / total * math.log(n / total) for n in counts.values())
+
+
+@pytest.fixture
+def corpus_file(tmp_path: Path) -> Path:
+    path = tmp_path / "corpus.txt"
+    path.write_text(PATTERNED_TEXT, encoding="utf-8")
+    return path
+
+
+def tiny_tree(corpus: Path, out_dir: Path, **train: object) -> dict[str, object]:
+    """A config tree for a model small enough to train in a second or two."""
+    return {
+        "data": {"path": str(corpus), "val_fraction": 0.1},
+        "model": {"cell": "lstm", "hidden_size": 32, "num_layers": 1, "embedding_dim": 16},
+        "train": {
+            "batch_size": 4,
+            "seq_len": 16,
+            "lr": 1e-2,
+            "warmup_steps": 5,
+            "max_steps": 40,
+            "eval_every": 20,
+            "log_every": 10,
+            **train,
+        },
+        "device": "cpu",
+        "out_dir": str(out_dir),
+    }
+
+
+@pytest.fixture
+def tiny_config(corpus_file: Path, tmp_path: Path) -> RunConfig:
+    return config_from_dict(tiny_tree(corpus_file, tmp_path / "run"))
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small trained run, shared by the sample, eval and CLI tests (read-only for them)."""
+    from charnn.trainer import train
+
+    root = tmp_path_factory.mktemp("trained")
+    corpus = root / "corpus.txt"
+    corpus.write_text(PATTERNED_TEXT, encoding="utf-8")
+    tree = tiny_tree(corpus, root / "run", max_steps=400, eval_every=200, lr=2e-2)
+    tree["model"]["hidden_size"] = 64  # type: ignore[index]  # enough to learn the corpus by heart
+    tree["data"]["test_fraction"] = 0.1  # type: ignore[index]
+    train(config_from_dict(tree))
+    return root / "run"
+
+
+@pytest.fixture
+def subprocess_env() -> dict[str, str]:
+    """Environment for `python -m charnn` subprocesses: one thread, no colour, wide lines."""
+    env = dict(os.environ)
+    env.update({"OMP_NUM_THREADS": "1", "NO_COLOR": "1", "COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
+    return env

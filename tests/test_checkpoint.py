@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from charnn import checkpoint as checkpoint_module
+from charnn.checkpoint import (
+    FORMAT_VERSION,
+    Checkpoint,
+    checkpoint_path,
+    load_checkpoint,
+    save_checkpoint,
+)
+from charnn.config import RunConfig
+from charnn.errors import CheckpointError
+from charnn.model import CharRNN
+from charnn.vocab import CharVocab
+
+
+def make_checkpoint() -> Checkpoint:
+    torch.manual_seed(0)
+    config = RunConfig()
+    vocab = CharVocab("abcdefgh")
+    model = CharRNN(config.model, len(vocab))
+    optimizer = torch.optim.AdamW(model.parameters())
+    model(torch.randint(0, 8, (2, 3)))[0].sum().backward()
+    optimizer.step()
+    return Checkpoint(
+        config=config,
+        vocab=vocab,
+        model_state=model.state_dict(),
+        optimizer_state=optimizer.state_dict(),
+        step=12,
+        best_val_loss=1.5,
+        val_loss=1.75,
+        elapsed_s=3.25,
+        hidden=[torch.randn(2, 2, 256), torch.randn(2, 2, 256)],
+        rng={"torch": torch.get_rng_state()},
+        corpus={"name": "x", "chars": 100, "sha256": "ab" * 32},
+    )
+
+
+def test_round_trip_keeps_everything(tmp_path: Path) -> None:
+    original = make_checkpoint()
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, original)
+    loaded = load_checkpoint(path)
+    assert loaded.config == original.config and loaded.vocab == original.vocab
+    assert (loaded.step, loaded.best_val_loss, loaded.val_loss, loaded.elapsed_s) == (
+        12,
+        1.5,
+        1.75,
+        3.25,
+    )
+    assert loaded.corpus == original.corpus
+    assert loaded.versions["charnn"] and loaded.versions["torch"] == str(torch.__version__)
+    for name, tensor in original.model_state.items():
+        assert torch.equal(loaded.model_state[name], tensor)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.hidden, original.hidden, strict=True))
+    assert torch.equal(loaded.rng["torch"], original.rng["torch"])
+    assert (
+        loaded.optimizer_state["state"][0]["step"] == original.optimizer_state["state"][0]["step"]
+    )
+    ids = torch.randint(0, 8, (1, 5))
+    torch.testing.assert_close(loaded.build_model()(ids)[0], original.build_model()(ids)[0])
+
+
+def test_the_file_is_plain_data(tmp_path: Path) -> None:
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, make_checkpoint())
+    raw = torch.load(path, weights_only=True)  # would raise on any non-plain object
+    assert raw["format"] == "charnn-checkpoint" and raw["format_version"] == FORMAT_VERSION
+
+
+def test_saving_leaves_no_temporary_files(tmp_path: Path) -> None:
+    save_checkpoint(tmp_path / "c.pt", make_checkpoint())
+    save_checkpoint(tmp_path / "c.pt", make_checkpoint())
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+def test_a_failed_write_keeps_the_previous_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, make_checkpoint())
+    before = path.read_bytes()
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", disk_full)
+    with pytest.raises(
+        CheckpointError, match="No space left on device; the previous checkpoint, if any, is intact"
+    ):
+        save_checkpoint(path, dataclasses.replace(make_checkpoint(), step=99))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+@pytest.mark.parametrize("keep_bytes", [0, 10, 1000, -100])
+def test_truncated_files_are_refused(tmp_path: Path, keep_bytes: int) -> None:
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, make_checkpoint())
+    data = path.read_bytes()
+    path.write_bytes(data[:keep_bytes])
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(path)
+
+
+def test_garbage_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.pt"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("content", [{"model": {}}, [1, 2, 3], {"format": "other"}])
+def test_foreign_files_are_refused(tmp_path: Path, content: object) -> None:
+    path = tmp_path / "c.pt"
+    torch.save(content, path)
+    with pytest.raises(CheckpointError, match="is not a charnn checkpoint"):
+        load_checkpoint(path)
+
+
+def test_a_newer_format_asks_for_an_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "c.pt"
+    data = make_checkpoint().to_dict()
+    data["format_version"] = FORMAT_VERSION + 1
+    torch.save(data, path)
+    with pytest.raises(CheckpointError, match=r"newer than this charnn reads.*upgrade charnn"):
+        load_checkpoint(path)
+
+
+def test_missing_fields_are_a_damaged_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "c.pt"
+    data = make_checkpoint().to_dict()
+    del data["step"]
+    torch.save(data, path)
+    with pytest.raises(CheckpointError, match="damaged charnn checkpoint"):
+        load_checkpoint(path)
+
+
+class _Exploit:
+    marker: Path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (Path.write_text, (self.marker, "pwned"))  # type: ignore[return-value]
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_loading_never_runs_code_from_the_file(tmp_path: Path, protocol: int) -> None:
+    marker = tmp_path / "marker"
+    exploit = _Exploit()
+    exploit.marker = marker
+    path = tmp_path / "evil.pt"
+    with path.open("wb") as file:
+        torch.save(
+            {"format": "charnn-checkpoint", "payload": exploit}, file, pickle_protocol=protocol
+        )
+    with pytest.raises(CheckpointError, match="holds Python objects that charnn will not load"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_weights_that_do_not_fit_the_config(tmp_path: Path) -> None:
+    original = make_checkpoint()
+    state = dict(original.model_state)
+    state["head.weight"] = torch.zeros(3, 3)
+    with pytest.raises(CheckpointError, match="do not fit its own model config"):
+        dataclasses.replace(original, model_state=state).build_model()
+
+
+def test_checkpoint_path_prefers_best_then_last(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="does not exist"):
+        checkpoint_path(tmp_path / "missing")
+    with pytest.raises(CheckpointError, match="holds no checkpoint"):
+        checkpoint_path(tmp_path)
+    (tmp_path / "last.pt").write_bytes(b"")
+    assert checkpoint_path(tmp_path) == tmp_path / "last.pt"
+    (tmp_path / "best.pt").write_bytes(b"")
+    assert checkpoint_path(tmp_path) == tmp_path / "best.pt"
+    assert checkpoint_path(tmp_path, prefer="last.pt") == tmp_path / "last.pt"
+    assert checkpoint_path(tmp_path / "last.pt") == tmp_path / "last.pt"
+
+
+def test_a_missing_checkpoint_file(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.pt")

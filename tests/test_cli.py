@@ -1,0 +1,278 @@
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+import yaml
+from typer.testing import CliRunner, Result
+
+from charnn import __version__
+from charnn.checkpoint import load_checkpoint
+from charnn.cli import app
+
+from .conftest import tiny_tree
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> Result:
+    return runner.invoke(app, list(args), env={"NO_COLOR": "1", "COLUMNS": "200"})
+
+
+def assert_user_error(result: Result, message: str) -> None:
+    """Exit 2, one line on stderr that starts with 'charnn: error:', and no traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("charnn: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def config_file(corpus_file: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_tree(corpus_file, tmp_path / "run")), encoding="utf-8")
+    return path
+
+
+def test_help_and_version() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("train", "sample", "eval"):
+        assert command in result.stdout
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout.startswith(f"charnn {__version__} (torch ")
+
+
+def test_every_option_and_argument_has_help() -> None:
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        assert command.help, name
+        for param in command.params:
+            assert getattr(param, "help", None), f"{name} {param.name} has no help text"
+
+
+def test_train_sample_eval_end_to_end(config_file: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = invoke("train", str(config_file))
+    assert result.exit_code == 0, result.output
+    assert "step 40: val loss" in result.stderr and "done: 40 steps" in result.stderr
+    assert sorted(p.name for p in run.iterdir()) == [
+        "best.pt",
+        "config.yaml",
+        "last.pt",
+        "metrics.jsonl",
+    ]
+
+    first = invoke("sample", str(run), "--prime", "the ", "--length", "60", "--seed", "5")
+    again = invoke(
+        "sample", str(run / "best.pt"), "--prime", "the ", "--length", "60", "--seed", "5"
+    )
+    assert first.exit_code == 0, first.output
+    assert first.stdout == again.stdout
+    assert (
+        first.stdout.startswith("the ") and len(first.stdout) == len("the ") + 60 + 1
+    )  # + final newline
+    assert first.stderr == ""  # the seed was given, so nothing to report
+
+    result = invoke("eval", str(run), "--json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert {"loss", "bpc", "perplexity", "chars", "chars_per_s"} <= set(record)
+    assert record["loss"] == pytest.approx(load_checkpoint(run / "best.pt").val_loss, rel=1e-6)
+
+    table = invoke("eval", str(run))
+    assert table.exit_code == 0
+    for label in ("loss", "bits/char", "perplexity", "chars", "chars/s"):
+        assert label in table.stdout
+
+
+def test_resume_through_the_cli(config_file: Path, tmp_path: Path) -> None:
+    assert invoke("train", str(config_file)).exit_code == 0
+    result = invoke(
+        "train", "--resume", "--out-dir", str(tmp_path / "run"), "--set", "train.max_steps=50"
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "resuming at step 40" in result.stderr
+        and "train.max_steps changed: 40 -> 50" in result.stderr
+    )
+    assert load_checkpoint(tmp_path / "run" / "last.pt").step == 50
+
+
+def test_dedicated_flags_beat_set_which_beats_yaml(config_file: Path, tmp_path: Path) -> None:
+    result = invoke(
+        "train", str(config_file),
+        "--set", "train.max_steps=12", "--set", "train.eval_every=6",
+        "--set", f"out_dir={tmp_path / 'from-set'}", "--out-dir", str(tmp_path / "from-flag"),
+        "--set", "device=cuda:7", "--device", "cpu",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "from-set").exists()
+    stored = yaml.safe_load((tmp_path / "from-flag" / "config.yaml").read_text())
+    assert stored["device"] == "cpu" and stored["train"]["max_steps"] == 12
+    assert stored["model"]["hidden_size"] == 32  # from the YAML
+
+
+def test_data_flag_sets_the_corpus(corpus_file: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.txt"
+    other.write_text("0123456789 " * 300, encoding="utf-8")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        yaml.safe_dump(tiny_tree(corpus_file, tmp_path / "run", max_steps=5)), encoding="utf-8"
+    )
+    assert invoke("train", str(config), "--data", str(other)).exit_code == 0
+    assert load_checkpoint(tmp_path / "run" / "best.pt").vocab.chars == " 0123456789"
+
+
+def test_sample_options(trained_run: Path) -> None:
+    result = invoke(
+        "sample",
+        str(trained_run),
+        "--length",
+        "20",
+        "--num-samples",
+        "3",
+        "--top-k",
+        "3",
+        "--top-p",
+        "0.9",
+        "--seed",
+        "1",
+    )
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.stdout.splitlines() if line.startswith("--- sample")] == [
+        "--- sample 1 ---", "--- sample 2 ---", "--- sample 3 ---",
+    ]  # fmt: skip
+    greedy = invoke(
+        "sample", str(trained_run), "--prime", "to be ", "--length", "12", "--temperature", "0"
+    )
+    assert greedy.stdout == "to be or not to be\n"
+    unseeded = invoke("sample", str(trained_run), "--length", "5")
+    assert unseeded.exit_code == 0 and "pass --seed" in unseeded.stderr
+
+
+def test_eval_a_text_file_and_the_test_split(trained_run: Path, tmp_path: Path) -> None:
+    text = tmp_path / "t.txt"
+    text.write_text("a stitch in time saves nine.\n", encoding="utf-8")
+    result = invoke("eval", str(trained_run), "--text-file", str(text), "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["chars"] == len("a stitch in time saves nine.\n") - 1
+    assert invoke("eval", str(trained_run), "--split", "test").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--set", "model.hiden_size=3"], "did you mean 'model.hidden_size'"),
+        (["train", "--set", "train.lr=fast"], "'train.lr' expects a number"),
+        (["train", "--set", "train.batch_size=0"], "train.batch_size must be > 0"),
+        (["train", "missing.yaml"], "config file missing.yaml does not exist"),
+        (["train", "--data", "missing.txt"], "missing.txt does not exist"),
+        (
+            ["train", "--device", "cuda:99", "--set", "train.max_steps=1"],
+            "device 'cuda:99' was asked for",
+        ),
+        (["train", "--resume", "--overwrite"], "pick one"),
+        (["sample", "no/such/run"], "no/such/run does not exist"),
+        (["eval", "no/such/run"], "no/such/run does not exist"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert_user_error(invoke(*args), message)
+
+
+def test_bad_yaml_reports_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("model:\n  cell: lstm\n   hidden_size: 3\n", encoding="utf-8")
+    assert_user_error(invoke("train", str(path)), "is not valid YAML at line 3")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--temperature", "-1"], "--temperature must be >= 0"),
+        (["--top-p", "0"], "--top-p must be in (0, 1]"),
+        (["--top-k", "-2"], "--top-k must be >= 0"),
+        (["--length", "-5"], "--length must be >= 0"),
+        (["--num-samples", "0"], "--num-samples must be >= 1"),
+        (["--prime", "Ωmega"], "never saw in training: 'Ω'"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+    ],
+)
+def test_sample_user_errors(trained_run: Path, args: list[str], message: str) -> None:
+    result = invoke("sample", str(trained_run), *args)
+    assert_user_error(result, message)
+    assert result.stdout == ""  # nothing printed before the error
+
+
+def test_eval_user_errors(trained_run: Path, tmp_path: Path) -> None:
+    assert_user_error(invoke("eval", str(trained_run), "--split", "train"), "unknown split 'train'")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    assert_user_error(invoke("eval", str(trained_run), "--text-file", str(empty)), "is empty")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"\x00" * 100)
+    assert_user_error(invoke("eval", str(garbage)), "not a readable checkpoint")
+
+
+def test_training_into_a_finished_run_needs_resume_or_overwrite(config_file: Path) -> None:
+    assert invoke("train", str(config_file)).exit_code == 0
+    assert_user_error(invoke("train", str(config_file)), "already holds a run")
+    assert invoke("train", str(config_file), "--overwrite").exit_code == 0
+
+
+def _charnn_command() -> list[str]:
+    script = Path(sys.executable).parent / "charnn"
+    return [str(script)] if script.exists() else [shutil.which("charnn") or "charnn"]
+
+
+def test_console_script_and_module_entry_points(subprocess_env: dict[str, str]) -> None:
+    for command in (_charnn_command(), [sys.executable, "-m", "charnn"]):
+        result = subprocess.run(
+            [*command, "--version"], capture_output=True, text=True, env=subprocess_env, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"charnn {__version__}")
+
+
+@pytest.mark.slow
+def test_the_three_commands_in_real_processes(
+    config_file: Path, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "charnn", *args],
+            capture_output=True,
+            text=True,
+            env=subprocess_env,
+            timeout=120,
+        )
+
+    trained = run("train", str(config_file))
+    assert trained.returncode == 0, trained.stderr
+    assert "step 10 | loss" in trained.stderr  # plain progress lines when stderr is not a terminal
+    sampled = run(
+        "sample", str(tmp_path / "run"), "--prime", "the", "--length", "40", "--seed", "2"
+    )
+    assert (
+        sampled.returncode == 0 and sampled.stdout.startswith("the") and len(sampled.stdout) == 44
+    )
+    scored = run("eval", str(tmp_path / "run"), "--json")
+    assert scored.returncode == 0 and json.loads(scored.stdout)["chars"] > 0
+    failed = run("sample", str(tmp_path / "nope"))
+    assert failed.returncode == 2
+    assert failed.stderr.strip().splitlines() == [
+        f"charnn: error: {tmp_path / 'nope'} does not exist; "
+        "give a run directory or a .pt checkpoint file"
+    ]

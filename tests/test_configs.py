@@ -1,0 +1,42 @@
+"""Every shipped config loads, validates and builds its model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from charnn.config import load_config
+from charnn.corpus import SOURCES
+from charnn.model import CharRNN, count_parameters
+
+from .conftest import REPO_ROOT
+
+CONFIG_FILES = sorted((REPO_ROOT / "configs").glob("*.yaml"))
+
+
+def test_configs_are_shipped() -> None:
+    names = {path.stem for path in CONFIG_FILES}
+    assert {"quick", "shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda path: path.name)
+def test_config_loads_and_builds(path: Path) -> None:
+    config = load_config(path)
+    assert config.data.path is None and config.data.source in SOURCES
+    assert config.out_dir == f"runs/{path.stem}"  # each config has its own run directory
+    model = CharRNN(config.model, vocab_size=65)
+    assert count_parameters(model) > 0
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_shakespeare_configs_train_for_80_seconds(cell: str) -> None:
+    config = load_config(REPO_ROOT / "configs" / f"shakespeare-{cell}.yaml")
+    assert config.model.cell == cell
+    assert config.data.source == "tinyshakespeare"
+    assert config.train.max_time == 80
+
+
+def test_the_quick_config_needs_no_network() -> None:
+    config = load_config(REPO_ROOT / "configs" / "quick.yaml")
+    assert config.data.source == "pydoc-topics"

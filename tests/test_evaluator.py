@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from charnn.checkpoint import load_checkpoint
+from charnn.config import ModelConfig
+from charnn.errors import CharnnError, DataError
+from charnn.evaluator import EvalResult, evaluate, evaluate_checkpoint
+from charnn.model import CharRNN
+
+from .conftest import PATTERNED_TEXT
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("chunk_len", [1, 7, 4096])
+def test_loss_equals_a_direct_computation(cell: str, chunk_len: int) -> None:
+    torch.manual_seed(0)
+    model = CharRNN(
+        ModelConfig(cell=cell, hidden_size=16, num_layers=2, embedding_dim=8), vocab_size=11
+    )
+    ids = torch.randint(0, 11, (300,))
+    model.train()  # evaluate must switch to eval mode itself, and back
+    result = evaluate(model, ids, chunk_len=chunk_len)
+    assert model.training
+    model.eval()
+    with torch.no_grad():
+        logits, _ = model(ids[:-1].unsqueeze(0))  # the whole text in one call, state carried
+        expected = F.cross_entropy(logits[0], ids[1:]).item()
+    assert result.chars == 299
+    assert result.loss == pytest.approx(expected, rel=1e-5)
+
+
+def test_units() -> None:
+    result = EvalResult(loss=math.log(4), chars=1000, seconds=0.5)
+    assert result.bpc == pytest.approx(2.0)
+    assert result.perplexity == pytest.approx(4.0)
+    assert result.chars_per_s == 2000
+    assert set(result.to_dict()) >= {"loss", "bpc", "perplexity", "chars"}
+
+
+def test_a_text_of_one_character_cannot_be_scored() -> None:
+    model = CharRNN(ModelConfig(hidden_size=4, num_layers=1, embedding_dim=2), vocab_size=3)
+    with pytest.raises(DataError, match="at least 2 characters"):
+        evaluate(model, torch.tensor([1]))
+
+
+def test_checkpoint_splits_and_text_files(trained_run: Path, tmp_path: Path) -> None:
+    checkpoint = load_checkpoint(trained_run / "best.pt")
+    cpu = torch.device("cpu")
+    val = evaluate_checkpoint(checkpoint, device=cpu, split="val")
+    assert val.loss == pytest.approx(checkpoint.val_loss, rel=1e-6)  # what training recorded
+    test = evaluate_checkpoint(checkpoint, device=cpu, split="test")
+    assert test.chars == int(len(PATTERNED_TEXT) * 0.1) - 1
+    text_file = tmp_path / "other.txt"
+    text_file.write_text("to be or not to be, that is the question.\n" * 3, encoding="utf-8")
+    scored = evaluate_checkpoint(checkpoint, device=cpu, text_file=text_file)
+    assert scored.chars == len(text_file.read_text()) - 1
+    assert scored.loss < 1.0  # the model has learned this very sentence
+
+
+def test_unknown_characters_in_an_eval_text_are_named(trained_run: Path, tmp_path: Path) -> None:
+    checkpoint = load_checkpoint(trained_run / "best.pt")
+    text_file = tmp_path / "other.txt"
+    text_file.write_text("the quick brown ƒox", encoding="utf-8")
+    with pytest.raises(DataError, match=r"other.txt has 1 character\(s\) the model never saw.*'ƒ'"):
+        evaluate_checkpoint(checkpoint, device=torch.device("cpu"), text_file=text_file)
+
+
+def test_split_errors(trained_run: Path) -> None:
+    checkpoint = load_checkpoint(trained_run / "best.pt")
+    with pytest.raises(CharnnError, match="unknown split 'train'"):
+        evaluate_checkpoint(checkpoint, device=torch.device("cpu"), split="train")
+    data = dataclasses.replace(checkpoint.config.data, test_fraction=0.0)
+    no_test = dataclasses.replace(
+        checkpoint, config=dataclasses.replace(checkpoint.config, data=data)
+    )
+    with pytest.raises(CharnnError, match="this run has no test split"):
+        evaluate_checkpoint(no_test, device=torch.device("cpu"), split="test")
+
+
+def test_a_changed_corpus_is_detected(trained_run: Path) -> None:
+    checkpoint = load_checkpoint(trained_run / "best.pt")
+    checkpoint = dataclasses.replace(checkpoint, corpus={**checkpoint.corpus, "sha256": "0" * 64})
+    with pytest.raises(DataError, match="has changed since this run trained on it"):
+        evaluate_checkpoint(checkpoint, device=torch.device("cpu"))
+
+
+def test_model_config_is_used_for_the_rebuilt_model(trained_run: Path) -> None:
+    checkpoint = load_checkpoint(trained_run / "best.pt")
+    model = checkpoint.build_model()
+    assert isinstance(model, CharRNN) and not model.training
+    assert model.config == checkpoint.config.model

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from charnn.metrics import METRIC_KEYS, MetricsLog, bits_per_char, perplexity
+
+
+def test_units() -> None:
+    assert bits_per_char(math.log(2)) == pytest.approx(1.0)
+    assert perplexity(math.log(65)) == pytest.approx(65.0)
+    assert perplexity(1000.0) == math.inf
+
+
+def test_every_record_has_every_key_and_non_finite_values_become_null(tmp_path: Path) -> None:
+    log = MetricsLog(tmp_path / "metrics.jsonl")
+    log.write(
+        "train", step=1, loss=2.5, lr=0.1, grad_norm=float("inf"), chars_per_s=10.0, elapsed_s=0.5
+    )
+    log.write("eval", step=1, val_loss=float("nan"), elapsed_s=0.6)
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # strict JSON: no NaN or Infinity tokens
+    assert records == log.read()
+    assert all(set(record) == {"event", *METRIC_KEYS} for record in records)
+    assert records[0]["grad_norm"] is None and records[0]["loss"] == 2.5
+    assert (
+        records[1]["event"] == "eval"
+        and records[1]["val_loss"] is None
+        and records[1]["loss"] is None
+    )
+
+
+def test_unknown_metric_names_are_a_bug(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown metric"):
+        MetricsLog(tmp_path / "m.jsonl").write("train", accuracy=1.0)
+
+
+def test_reading_a_missing_file(tmp_path: Path) -> None:
+    assert MetricsLog(tmp_path / "none.jsonl").read() == []

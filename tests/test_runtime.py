@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from charnn import runtime
+from charnn.errors import DeviceError
+from charnn.runtime import autocast, resolve_device, rng_state, set_rng_state
+
+
+def test_cpu_and_auto_without_accelerators(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device(" CPU ") == torch.device("cpu")
+
+
+def test_auto_prefers_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+
+
+@pytest.mark.parametrize("spec", ["cuda", "cuda:0", "cuda:3"])
+def test_cuda_without_cuda_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, spec: str) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match=f"device '{spec}' was asked for.*use --device cpu"):
+        resolve_device(spec)
+
+
+def test_a_cuda_index_beyond_the_devices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(DeviceError, match=r"only 2 CUDA device\(s\) exist \(cuda:0 to cuda:1\)"):
+        resolve_device("cuda:2")
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
+
+
+def test_mps_without_mps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match="MPS is not available"):
+        resolve_device("mps")
+
+
+@pytest.mark.parametrize("spec", ["gpu", "tpu", "cuda:x", ""])
+def test_unknown_devices(spec: str) -> None:
+    with pytest.raises(DeviceError, match="unknown device"):
+        resolve_device(spec)
+
+
+def test_autocast_is_a_no_op_off_cuda() -> None:
+    with autocast(torch.device("cpu"), "bf16"):
+        assert not torch.is_autocast_enabled("cpu")
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_precision_warning_off_cuda(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="charnn"):
+        runtime.warn_unused_precision(torch.device("cpu"), "bf16")
+    assert "applies on CUDA only" in caplog.text
+
+
+def test_rng_state_round_trip() -> None:
+    cpu = torch.device("cpu")
+    torch.manual_seed(5)
+    state = rng_state(cpu)
+    assert all(isinstance(value, torch.Tensor) for value in state.values())  # plain tensors
+    first = torch.rand(4)
+    set_rng_state(state, cpu)
+    assert torch.equal(torch.rand(4), first)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_bf16_autocast_on_cuda() -> None:
+    device = torch.device("cuda")
+    with autocast(device, "bf16"):
+        out = torch.ones(2, 2, device=device) @ torch.ones(2, 2, device=device)
+    assert out.dtype == torch.bfloat16

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from charnn.checkpoint import load_checkpoint
+from charnn.config import ModelConfig
+from charnn.errors import CharnnError, DataError
+from charnn.model import CharRNN
+from charnn.sampler import SamplingOptions, filter_logits, generate, next_ids, sample_text
+from charnn.vocab import CharVocab
+
+
+@pytest.fixture(scope="module")
+def model_and_vocab(trained_run: Path) -> tuple[CharRNN, CharVocab]:
+    checkpoint = load_checkpoint(trained_run / "best.pt")
+    return checkpoint.build_model(), checkpoint.vocab
+
+
+def test_same_seed_same_text_and_other_seeds_differ(
+    model_and_vocab: tuple[CharRNN, CharVocab],
+) -> None:
+    model, vocab = model_and_vocab
+    options = SamplingOptions(temperature=1.5)
+    first = sample_text(model, vocab, prime="the ", length=80, options=options, seed=3)
+    again = sample_text(model, vocab, prime="the ", length=80, options=options, seed=3)
+    other = sample_text(model, vocab, prime="the ", length=80, options=options, seed=4)
+    assert first == again
+    assert first != other
+    assert first.startswith("the ") and len(first) == 84
+
+
+def test_zero_temperature_is_greedy(model_and_vocab: tuple[CharRNN, CharVocab]) -> None:
+    model, vocab = model_and_vocab
+    text = sample_text(
+        model, vocab, prime="to be ", length=30, options=SamplingOptions(temperature=0), seed=1
+    )
+    # Greedy decoding by hand: feed the text so far, take the argmax.
+    expected = "to be "
+    with torch.no_grad():
+        for _ in range(30):
+            logits, _ = model(vocab.encode(expected).unsqueeze(0))
+            expected += vocab.chars[int(logits[0, -1].argmax())]
+    assert text == expected
+    assert text.startswith("to be or not to be")  # the model learned the corpus
+    top_1 = sample_text(
+        model, vocab, prime="to be ", length=30, options=SamplingOptions(top_k=1), seed=9
+    )
+    assert top_1 == expected
+
+
+def test_the_sampled_distribution_is_the_models(model_and_vocab: tuple[CharRNN, CharVocab]) -> None:
+    """Next-character frequencies over many samples match a plain forward pass."""
+    model, vocab = model_and_vocab
+    prime = "a stitch in "
+    with torch.no_grad():
+        logits, _ = model(vocab.encode(prime).unsqueeze(0))
+    temperature = 2.0  # flatten the distribution so several characters are drawn
+    expected = torch.softmax(logits[0, -1] / temperature, dim=-1)
+    draws = 20_000
+    steps = generate(
+        model,
+        vocab,
+        prime=prime,
+        length=1,
+        num_samples=draws,
+        options=SamplingOptions(temperature=temperature),
+        seed=0,
+    )
+    (first_chars,) = list(steps)
+    counts = torch.bincount(vocab.encode("".join(first_chars)), minlength=len(vocab)).double()
+    observed = counts / draws
+    # Binomial standard error per character; 5 sigma keeps the test stable.
+    tolerance = 5 * torch.sqrt(expected.double() * (1 - expected.double()) / draws) + 1e-3
+    assert torch.all((observed - expected.double()).abs() <= tolerance)
+
+
+def test_filter_logits_top_k_keeps_exactly_k() -> None:
+    logits = torch.tensor([[1.0, 5.0, 3.0, 4.0, 2.0]])
+    kept = filter_logits(logits, top_k=2, top_p=1.0)
+    assert torch.isfinite(kept).tolist() == [[False, True, False, True, False]]
+    assert torch.equal(filter_logits(logits, top_k=0, top_p=1.0), logits)
+    assert torch.equal(filter_logits(logits, top_k=10, top_p=1.0), logits)
+
+
+def test_filter_logits_top_p_keeps_the_smallest_nucleus() -> None:
+    probs = torch.tensor([[0.05, 0.5, 0.3, 0.15]])
+    logits = probs.log()
+    assert torch.isfinite(filter_logits(logits, top_k=0, top_p=0.5)).tolist() == [
+        [False, True, False, False]
+    ]
+    assert torch.isfinite(filter_logits(logits, top_k=0, top_p=0.8)).tolist() == [
+        [False, True, True, False]
+    ]
+    assert torch.isfinite(filter_logits(logits, top_k=0, top_p=0.81)).tolist() == [
+        [False, True, True, True]
+    ]
+    assert torch.isfinite(filter_logits(logits, top_k=0, top_p=0.01)).tolist() == [
+        [False, True, False, False]
+    ]
+
+
+def test_top_p_never_samples_outside_the_nucleus() -> None:
+    logits = torch.tensor([0.05, 0.5, 0.3, 0.15]).log().expand(5000, 4)
+    generator = torch.Generator().manual_seed(0)
+    drawn = next_ids(logits, SamplingOptions(top_p=0.8), generator)
+    assert set(drawn.tolist()) == {1, 2}
+
+
+def test_temperature_sharpens_and_flattens() -> None:
+    logits = torch.tensor([2.0, 1.0, 0.0]).expand(20_000, 3)
+    generator = torch.Generator().manual_seed(0)
+
+    def share_of_top(temperature: float) -> float:
+        return (
+            (next_ids(logits, SamplingOptions(temperature=temperature), generator) == 0)
+            .float()
+            .mean()
+            .item()
+        )
+
+    assert share_of_top(0.25) > share_of_top(1.0) > share_of_top(4.0) > 1 / 3
+
+
+def test_many_samples_in_one_batch(model_and_vocab: tuple[CharRNN, CharVocab]) -> None:
+    model, vocab = model_and_vocab
+    steps = list(generate(model, vocab, prime="the", length=12, num_samples=5, seed=0))
+    assert len(steps) == 12 and all(len(chars) == 5 for chars in steps)
+
+
+def test_no_prime_and_zero_length(model_and_vocab: tuple[CharRNN, CharVocab]) -> None:
+    model, vocab = model_and_vocab
+    assert len(sample_text(model, vocab, length=25, seed=0)) == 25
+    assert sample_text(model, vocab, prime="the", length=0, seed=0) == "the"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"temperature": -0.5}, "--temperature must be >= 0"),
+        ({"temperature": float("nan")}, "--temperature must be >= 0"),
+        ({"top_k": -1}, "--top-k must be >= 0"),
+        ({"top_p": 0.0}, r"--top-p must be in \(0, 1\]"),
+        ({"top_p": 1.5}, r"--top-p must be in \(0, 1\]"),
+    ],
+)
+def test_impossible_sampling_options(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(CharnnError, match=message):
+        SamplingOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_generate_arguments_fail_before_any_output(
+    model_and_vocab: tuple[CharRNN, CharVocab],
+) -> None:
+    model, vocab = model_and_vocab
+    with pytest.raises(CharnnError, match="--length must be >= 0"):
+        generate(model, vocab, length=-1)
+    with pytest.raises(CharnnError, match="--num-samples must be >= 1"):
+        generate(model, vocab, length=5, num_samples=0)
+    with pytest.raises(
+        DataError, match=r"the prime text has 1 character\(s\) the model never saw.*'Z'"
+    ):
+        generate(model, vocab, prime="Zebra", length=5)
+
+
+def test_an_untrained_model_samples_every_character() -> None:
+    torch.manual_seed(0)
+    vocab = CharVocab("abc")
+    model = CharRNN(ModelConfig(hidden_size=4, num_layers=1, embedding_dim=2), vocab_size=3)
+    text = sample_text(
+        model, vocab, prime="a", length=300, options=SamplingOptions(temperature=5), seed=0
+    )
+    assert set(text) == {"a", "b", "c"}
