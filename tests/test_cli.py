@@ -276,3 +276,33 @@ def test_the_three_commands_in_real_processes(
         f"charnn: error: {tmp_path / 'nope'} does not exist; "
         "give a run directory or a .pt checkpoint file"
     ]
+
+
+def test_sampling_into_a_closed_pipe_stops_quietly(
+    trained_run: Path, subprocess_env: dict[str, str]
+) -> None:
+    """`charnn sample RUN | head -c 20`: no traceback when the reader goes away."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "charnn",
+            "sample",
+            str(trained_run),
+            "--length",
+            "1000000",
+            "--seed",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=subprocess_env,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert len(process.stdout.read(20)) == 20
+    process.stdout.close()
+    try:
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+    assert process.stderr.read() == b""

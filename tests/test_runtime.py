@@ -77,3 +77,12 @@ def test_bf16_autocast_on_cuda() -> None:
     with autocast(device, "bf16"):
         out = torch.ones(2, 2, device=device) @ torch.ones(2, 2, device=device)
     assert out.dtype == torch.bfloat16
+
+
+@pytest.mark.filterwarnings("ignore:User provided device_type of 'cuda'")
+def test_autocast_on_cuda_asks_for_bfloat16() -> None:
+    # The CUDA branch, checked without a GPU (torch then disables the context with a warning).
+    context = autocast(torch.device("cuda"), "bf16")
+    assert isinstance(context, torch.autocast)
+    assert context.fast_dtype == torch.bfloat16
+    assert not isinstance(autocast(torch.device("cuda"), "fp32"), torch.autocast)

@@ -14,7 +14,7 @@ import yaml
 from charnn import trainer
 from charnn.checkpoint import load_checkpoint
 from charnn.config import RunConfig, TrainConfig, config_from_dict
-from charnn.errors import CheckpointError, ConfigError, DataError, TrainingInterrupted
+from charnn.errors import CharnnError, CheckpointError, ConfigError, DataError, TrainingInterrupted
 from charnn.metrics import METRIC_KEYS
 from charnn.model import CharRNN
 from charnn.trainer import build_optimizer, lr_at, resume_config, train, train_step
@@ -253,3 +253,74 @@ def test_progress_lines_in_a_non_interactive_log(
     assert "training LSTM 1x32" in lines
     assert "step 10 | loss" in lines and "chars/s" in lines
     assert "step 40: val loss" in lines
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        torch.OutOfMemoryError("CUDA out of memory."),
+        RuntimeError("DefaultCPUAllocator: can't allocate memory"),
+    ],
+)
+def test_out_of_memory_names_the_settings_to_lower(
+    tiny_config: RunConfig, monkeypatch: pytest.MonkeyPatch, failure: Exception
+) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(trainer, "train_step", fail)
+    with pytest.raises(
+        CharnnError, match=r"out of memory on cpu with train\.batch_size=4.*lower train\.batch_size"
+    ):
+        train(tiny_config)
+
+
+def test_other_runtime_errors_are_not_disguised(
+    tiny_config: RunConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(trainer, "train_step", fail)
+    with pytest.raises(RuntimeError, match="a bug"):
+        train(tiny_config)
+
+
+def test_the_cuda_optimizer_is_fused(tiny_config: RunConfig) -> None:
+    model = CharRNN(tiny_config.model, vocab_size=10)
+    assert build_optimizer(model, tiny_config.train, torch.device("cuda")).defaults["fused"] is True
+    assert not build_optimizer(model, tiny_config.train, torch.device("cpu")).defaults["fused"]
+
+
+def test_bf16_on_cpu_trains_in_fp32_with_a_warning(
+    corpus_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tree = tiny_tree(corpus_file, tmp_path / "run", max_steps=5, precision="bf16")
+    with caplog.at_level("WARNING", logger="charnn"):
+        train(config_from_dict(tree))
+    assert "applies on CUDA only" in caplog.text
+    state = load_checkpoint(tmp_path / "run" / "last.pt").model_state
+    assert all(tensor.dtype == torch.float32 for tensor in state.values())
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_train_on_cuda_then_sample_and_score_on_cpu(
+    corpus_file: Path, tmp_path: Path, precision: str
+) -> None:
+    from charnn.evaluator import evaluate_checkpoint
+    from charnn.sampler import sample_text
+
+    tree = tiny_tree(corpus_file, tmp_path / "run", max_steps=60, precision=precision)
+    tree["device"] = "cuda"
+    summary = train(config_from_dict(tree))
+    checkpoint = load_checkpoint(summary.run_dir / "best.pt")
+    assert checkpoint.device.startswith("cuda")
+    cpu = torch.device("cpu")
+    result = evaluate_checkpoint(checkpoint, device=cpu)
+    assert result.loss == pytest.approx(checkpoint.val_loss, rel=1e-3)
+    assert (
+        len(sample_text(checkpoint.build_model(cpu), checkpoint.vocab, prime="the", length=20))
+        == 23
+    )

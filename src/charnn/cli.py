@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 import warnings
@@ -91,6 +92,12 @@ def _user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("charnn: interrupted", err=True)
         raise typer.Exit(130) from None
+    except BrokenPipeError:
+        # The reader went away (`charnn sample ... | head`): stop quietly, as Unix tools do.
+        # Point stdout at /dev/null so Python's final flush does not complain again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(0) from None
 
 
 DeviceOption = Annotated[

@@ -36,7 +36,13 @@ from charnn.config import (
 )
 from charnn.corpus import Corpus, load_corpus
 from charnn.data import TrainStreams, encode_corpus
-from charnn.errors import CheckpointError, ConfigError, DataError, TrainingInterrupted
+from charnn.errors import (
+    CharnnError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    TrainingInterrupted,
+)
 from charnn.evaluator import evaluate
 from charnn.metrics import MetricsLog, bits_per_char
 from charnn.model import (
@@ -271,6 +277,7 @@ def train(
     with (
         _stop_on_signals() as stop_signal,
         Progress(total_steps=train_config.max_steps, initial_step=state.step) as progress,
+        _out_of_memory_is_a_user_error(config, device),
     ):
         while True:
             state.elapsed_s = time.perf_counter() - clock_zero
@@ -458,6 +465,29 @@ def _interrupted(signal_number: int, step: int, run_dir: Path) -> TrainingInterr
         f"continue with: charnn train --resume --out-dir {run_dir}",
         signal_number=signal_number,
     )
+
+
+@contextmanager
+def _out_of_memory_is_a_user_error(config: RunConfig, device: torch.device) -> Iterator[None]:
+    """An allocation failure becomes a message that says which settings to lower.
+
+    The checkpoints already on disk are left as they are.
+    """
+    out_of_memory = False
+    try:
+        yield
+    except torch.OutOfMemoryError:
+        out_of_memory = True
+    except RuntimeError as error:
+        if "can't allocate memory" not in str(error):  # the CPU allocator's wording
+            raise
+        out_of_memory = True
+    if out_of_memory:  # raised here, outside `except`, so no tensors stay alive in a traceback
+        raise CharnnError(
+            f"out of memory on {device} with train.batch_size={config.train.batch_size}, "
+            f"train.seq_len={config.train.seq_len}, model.hidden_size={config.model.hidden_size}; "
+            "lower train.batch_size first (then seq_len or hidden_size)"
+        )
 
 
 @contextmanager
