@@ -24,11 +24,14 @@ import platform
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
-import torch
+warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch, without NumPy
 
-from charnn.checkpoint import load_checkpoint
+import torch  # noqa: E402
+
+from charnn.checkpoint import load_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -126,10 +129,8 @@ def main() -> None:
     if args.data_dir is not None:
         env["CHARNN_DATA_DIR"] = str(args.data_dir.resolve())
     rows = [measure(cell, env) for cell in args.cells]
-    command = "python scripts/shakespeare_80s.py " + " ".join(
-        ["--cells", *args.cells] if args.cells != ["lstm", "gru", "rnn"] else []
-    )
-    markdown = table(rows, command.strip())
+    command = " ".join(["python scripts/shakespeare_80s.py", *sys.argv[1:]])
+    markdown = table(rows, command)
     print(markdown)
     if args.update_readme:
         text = README.read_text(encoding="utf-8")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -306,3 +307,43 @@ def test_sampling_into_a_closed_pipe_stops_quietly(
     finally:
         process.kill()
     assert process.stderr.read() == b""
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_and_resume_finishes_the_run(
+    corpus_file: Path, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    config = tmp_path / "long.yaml"
+    tree = tiny_tree(corpus_file, tmp_path / "run", max_steps=100_000, eval_every=100_000)
+    config.write_text(yaml.safe_dump(tree), encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "charnn", "train", str(config)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env,
+    )
+    assert process.stderr is not None
+    try:
+        for line in process.stderr:  # wait until training is under way
+            if line.startswith("step 20 |"):
+                break
+        process.send_signal(signal.SIGINT)
+        rest = process.stderr.read()
+        assert process.wait(timeout=60) == 130
+    finally:
+        process.kill()
+    last_line = rest.strip().splitlines()[-1]
+    assert last_line.startswith("charnn: stopped by SIGINT at step ")
+    assert last_line.endswith(f"continue with: charnn train --resume --out-dir {tmp_path / 'run'}")
+    stopped_at = load_checkpoint(tmp_path / "run" / "last.pt").step
+    assert stopped_at >= 20
+    resumed = invoke(
+        "train",
+        "--resume",
+        "--out-dir",
+        str(tmp_path / "run"),
+        "--set",
+        f"train.max_steps={stopped_at + 10}",
+    )
+    assert resumed.exit_code == 0, resumed.output
+    assert load_checkpoint(tmp_path / "run" / "last.pt").step == stopped_at + 10

@@ -96,3 +96,16 @@ def test_model_config_is_used_for_the_rebuilt_model(trained_run: Path) -> None:
     model = checkpoint.build_model()
     assert isinstance(model, CharRNN) and not model.training
     assert model.config == checkpoint.config.model
+
+
+def test_a_moved_corpus_points_at_text_file(trained_run: Path, tmp_path: Path) -> None:
+    checkpoint = load_checkpoint(trained_run / "best.pt")
+    data = dataclasses.replace(checkpoint.config.data, path=str(tmp_path / "moved.txt"))
+    moved = dataclasses.replace(
+        checkpoint, config=dataclasses.replace(checkpoint.config, data=data)
+    )
+    with pytest.raises(
+        DataError,
+        match=r"moved.txt does not exist; check the path \(or score any text with --text-file",
+    ):
+        evaluate_checkpoint(moved, device=torch.device("cpu"))

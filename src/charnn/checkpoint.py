@@ -9,9 +9,7 @@ hidden state and the random generators' state.
 from __future__ import annotations
 
 import math
-import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 import torch
 
 from charnn import __version__
+from charnn.atomic import atomic_write
 from charnn.config import RunConfig, config_from_dict, config_to_dict
 from charnn.errors import CharnnError, CheckpointError
 from charnn.model import CharRNN
@@ -86,42 +85,17 @@ class Checkpoint:
 
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Write atomically: a temporary file in the same folder, fsync, rename, fsync the folder.
-
-    A crash at any moment leaves either the previous file or the new one, never a torn one.
-    """
-    folder = path.parent
-    handle, temporary_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    temporary = Path(temporary_name)
+    """Write atomically: a crash at any moment leaves the previous file or the new one, never a
+    torn one, and a failed write (disk full, read-only folder) leaves the previous one intact."""
     try:
-        with os.fdopen(handle, "wb") as file:
+        with atomic_write(path) as file:
             torch.save(checkpoint.to_dict(), file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-        _fsync_folder(folder)
     except OSError as error:
         raise CheckpointError(
             f"could not write checkpoint {path}: {error.strerror or error}; "
             "the previous checkpoint, if any, is intact; "
             "free disk space or choose another --out-dir"
         ) from None
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _fsync_folder(folder: Path) -> None:
-    # Makes the rename itself durable. Not every platform can open a directory (Windows).
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def checkpoint_path(run: Path, *, prefer: str = BEST_NAME) -> Path:

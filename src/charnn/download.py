@@ -1,21 +1,20 @@
 """Fetch a file over HTTP(S) safely: timeouts, retries, a temporary file, a sha256 check, a rename.
 
 A half-downloaded or tampered file never appears under the final name: bytes stream into a
-temporary file in the destination folder, are hashed on the way, and the file is renamed into
-place only when the hash matches.
+temporary file in the destination folder (`atomic_write`), are hashed on the way, and the file
+takes its name only when the hash matches.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from charnn.atomic import atomic_write
 from charnn.errors import DataError
 
 CONNECT_TIMEOUT_S = 6.05  # just over a multiple of 3 s, the TCP retransmission window
@@ -45,14 +44,10 @@ def download(
     url: str, destination: Path, *, sha256: str, what: str, fix: str, retries: int = 3
 ) -> Path:
     """Download `url` to `destination` and verify its sha256; `fix` tells the user the way out."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary_name = tempfile.mkstemp(
-        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
-    )
-    temporary = Path(temporary_name)
     digest = hashlib.sha256()
     try:
-        with os.fdopen(handle, "wb") as file, _session(retries) as session:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(destination) as file, _session(retries) as session:
             try:
                 with session.get(
                     url, stream=True, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
@@ -64,14 +59,13 @@ def download(
             except requests.RequestException as error:
                 reason = type(error).__name__
                 raise DataError(f"could not download {what} from {url} ({reason}); {fix}") from None
-            file.flush()
-            os.fsync(file.fileno())
-        if digest.hexdigest() != sha256:
-            raise DataError(
-                f"the download of {what} from {url} has sha256 {digest.hexdigest()[:12]}..., "
-                f"expected {sha256[:12]}...; the file was deleted; {fix}"
-            )
-        os.replace(temporary, destination)
-    finally:
-        temporary.unlink(missing_ok=True)
+            if digest.hexdigest() != sha256:  # raising here keeps the bytes from `destination`
+                raise DataError(
+                    f"the download of {what} from {url} has sha256 {digest.hexdigest()[:12]}..., "
+                    f"expected {sha256[:12]}...; the file was deleted; {fix}"
+                )
+    except OSError as error:
+        raise DataError(
+            f"could not save {what} to {destination}: {error.strerror or error}; {fix}"
+        ) from None
     return destination

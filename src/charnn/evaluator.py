@@ -106,7 +106,10 @@ def _split_ids(checkpoint: Checkpoint, split: str) -> torch.Tensor:
             "this run has no test split (data.test_fraction is 0); score the val split, "
             "give --text-file PATH, or train with --set data.test_fraction=0.05"
         )
-    corpus = load_corpus(data)
+    try:
+        corpus = load_corpus(data)
+    except DataError as error:
+        raise DataError(f"{error} (or score any text with --text-file PATH)") from None
     stored_hash = checkpoint.corpus.get("sha256")
     if stored_hash is not None and stored_hash != corpus.sha256:
         raise DataError(

@@ -14,9 +14,9 @@ logger = logging.getLogger(__name__)
 class Progress:
     """One training run's progress display.
 
-    On a terminal, a bar shows loss, lr and chars/s after every step. Elsewhere (CI, a log
-    file, a pipe) the bar is off and `report` logs one line per call, which the trainer makes
-    every `train.log_every` steps, so logs stay short.
+    On a terminal, a bar moves every step and shows the loss, lr and chars/s of the latest
+    report. Elsewhere (CI, a log file, a pipe) there is no bar and each report is one log line;
+    the trainer reports every `train.log_every` steps, so logs stay short.
     """
 
     def __init__(self, *, total_steps: int | None, initial_step: int) -> None:
@@ -34,17 +34,16 @@ class Progress:
             else None
         )
 
-    def step(self, *, loss: float, lr: float, chars_per_s: float) -> None:
-        """Called after every step with the latest figures (cheap when the bar is off)."""
+    def step(self) -> None:
+        """Called after every step: moves the bar (nothing without one)."""
         if self._bar is not None:
-            self._bar.set_postfix_str(
-                f"loss {loss:.4f} lr {lr:.2e} {chars_per_s:,.0f} chars/s", refresh=False
-            )
             self._bar.update(1)
 
-    def report(self, line: str) -> None:
-        """A periodic status line: only when there is no bar, which already shows the same."""
-        if self._bar is None:
+    def report(self, line: str, *, loss: float, lr: float, chars_per_s: float) -> None:
+        """Periodic figures: shown on the bar, or logged as `line` when there is no bar."""
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"loss {loss:.4f} lr {lr:.2e} {chars_per_s:,.0f} chars/s")
+        else:
             logger.info(line)
 
     def note(self, line: str) -> None:

@@ -1,31 +1,21 @@
 """Training: truncated BPTT over contiguous streams, AdamW, clipping, schedule, evals, checkpoints.
 
-`train()` reads top to bottom: set up the run directory, data, model and optimizer, restore a
-checkpoint when resuming, then loop until max_steps or max_time, evaluating and checkpointing
-every `eval_every` steps and once more at the end.
+`train()` reads top to bottom: prepare the run directory, load the data, build (or restore) the
+model and optimizer, then step until max_steps or max_time, evaluating and checkpointing every
+`eval_every` steps and once more at the end.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from charnn.checkpoint import (
-    BEST_NAME,
-    LAST_NAME,
-    Checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-)
+from charnn.checkpoint import BEST_NAME, LAST_NAME, Checkpoint, load_checkpoint, save_checkpoint
 from charnn.config import (
     RunConfig,
     TrainConfig,
@@ -36,14 +26,9 @@ from charnn.config import (
 )
 from charnn.corpus import Corpus, load_corpus
 from charnn.data import TrainStreams, encode_corpus
-from charnn.errors import (
-    CharnnError,
-    CheckpointError,
-    ConfigError,
-    DataError,
-    TrainingInterrupted,
-)
+from charnn.errors import CheckpointError, ConfigError, DataError
 from charnn.evaluator import evaluate
+from charnn.interruptions import interrupted, out_of_memory_is_a_user_error, stop_on_signals
 from charnn.metrics import MetricsLog, bits_per_char
 from charnn.model import (
     CharRNN,
@@ -63,12 +48,14 @@ from charnn.runtime import (
     set_rng_state,
     warn_unused_precision,
 )
+from charnn.schedule import lr_at
 from charnn.vocab import CharVocab
 
 logger = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.yaml"
 METRICS_NAME = "metrics.jsonl"
+RUN_FILES = (LAST_NAME, BEST_NAME, METRICS_NAME, CONFIG_NAME)
 # A resumed run must read the same text, in the same windows, with the same network; these
 # keys (and key prefixes) decide that, so they cannot change on --resume.
 FROZEN_ON_RESUME = ("data.", "model.", "train.batch_size", "train.seq_len")
@@ -93,39 +80,9 @@ class TrainSummary:
     last_val_loss: float | None
     stopped_by: str
     """`max_steps` or `max_time`."""
-    parameters: int = 0
-    chars_per_s: float = 0.0
-
-
-@dataclass
-class _Window:
-    """Running sums between two progress reports."""
-
-    loss_sum: torch.Tensor | None = None
-    grad_norm: torch.Tensor | None = None
-    steps: int = 0
-    chars: int = 0
-    started: float = field(default_factory=time.perf_counter)
-
-
-def lr_at(step: int, elapsed_s: float, config: TrainConfig) -> float:
-    """Learning rate for `step`: linear warmup, then cosine decay (or constant).
-
-    The decay follows whichever limit is closer to done, max_steps or max_time, so a run with
-    a time budget ends its decay when the time runs out.
-    """
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    if config.schedule == "constant":
-        return config.lr
-    progress = 0.0
-    if config.max_steps is not None:
-        progress = max(progress, step / config.max_steps)
-    if config.max_time is not None:
-        progress = max(progress, elapsed_s / config.max_time)
-    progress = min(progress, 1.0)
-    floor = config.lr * config.min_lr_ratio
-    return floor + (config.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    parameters: int
+    chars_per_s: float
+    """Training characters over the whole wall time, evaluations included."""
 
 
 def build_optimizer(model: CharRNN, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
@@ -216,7 +173,6 @@ def train(
     streams = TrainStreams(
         splits.train, batch_size=config.train.batch_size, seq_len=config.train.seq_len
     ).to(device)
-    val_ids = splits.val.to(device)
 
     seed_everything(config.train.seed)
     model = CharRNN(config.model, len(vocab)).to(device)
@@ -224,121 +180,213 @@ def train(
     state = TrainState()
     if resume_from is not None:
         state = _restore(resume_from, model, optimizer, device)
-    model.train()
 
-    (run_dir / CONFIG_NAME).write_text(
-        _config_header(config) + config_to_yaml(config), encoding="utf-8"
+    (run_dir / CONFIG_NAME).write_text(_config_header(config) + config_to_yaml(config), "utf-8")
+    run = _Run(
+        config=config,
+        run_dir=run_dir,
+        device=device,
+        corpus=corpus,
+        vocab=vocab,
+        model=model,
+        optimizer=optimizer,
+        state=state,
+        val_ids=splits.val.to(device),
+        metrics=MetricsLog(run_dir / METRICS_NAME),
+        # A checkpoint written at an evaluation need not be evaluated again at the same step.
+        last_val_loss=resume_from.val_loss if resume_from is not None else None,
     )
-    metrics = MetricsLog(run_dir / METRICS_NAME)
-    _log_start(config, corpus, vocab, splits.train, model, device, state)
+    run.log_start(train_chars=len(splits.train))
+    with (
+        stop_on_signals() as stop_signal,
+        Progress(total_steps=config.train.max_steps, initial_step=state.step) as progress,
+        out_of_memory_is_a_user_error(config, device),
+    ):
+        stopped_by = run.loop(streams, progress, stop_signal)
+        run.finish(progress)
+    return run.summary(stopped_by)
 
-    def save(path: Path, val_loss: float | None) -> None:
+
+@dataclass
+class _Window:
+    """Running sums between two progress reports."""
+
+    loss_sum: torch.Tensor | None = None
+    grad_norm: torch.Tensor | None = None
+    steps: int = 0
+    chars: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class _Run:
+    """The pieces of one training session, and the loop that steps them."""
+
+    config: RunConfig
+    run_dir: Path
+    device: torch.device
+    corpus: Corpus
+    vocab: CharVocab
+    model: CharRNN
+    optimizer: torch.optim.Optimizer
+    state: TrainState
+    val_ids: torch.Tensor
+    metrics: MetricsLog
+    last_val_loss: float | None
+    lr: float = 0.0
+    window: _Window = field(default_factory=_Window)
+    last_eval_step: int = -1
+    clock_zero: float = 0.0
+
+    def loop(self, streams: TrainStreams, progress: Progress, stop_signal: list[int]) -> str:
+        """Step until a limit is reached; returns which (`max_steps` or `max_time`)."""
+        train, state = self.config.train, self.state
+        if self.last_val_loss is not None:
+            self.last_eval_step = state.step
+        self.clock_zero = time.perf_counter() - state.elapsed_s
+        self.model.train()
+        while True:
+            state.elapsed_s = time.perf_counter() - self.clock_zero
+            stopped_by = _limit_reached(state, train)
+            if stopped_by:
+                return stopped_by
+            if stop_signal:
+                self.save(LAST_NAME, val_loss=None)
+                raise interrupted(stop_signal[0], state.step, self.run_dir / LAST_NAME)
+
+            inputs, targets, epoch_starts = streams.window(state.step)
+            if epoch_starts:
+                state.hidden = None  # every stream jumps back to its start
+            self.lr = lr_at(state.step, state.elapsed_s, train)
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.lr
+            loss, grad_norm, state.hidden = train_step(
+                self.model,
+                self.optimizer,
+                inputs,
+                targets,
+                state.hidden,
+                grad_clip=train.grad_clip,
+                precision=train.precision,
+            )
+            state.step += 1
+            self.window.loss_sum = (
+                loss if self.window.loss_sum is None else self.window.loss_sum + loss
+            )
+            self.window.grad_norm = grad_norm
+            self.window.steps += 1
+            self.window.chars += inputs.numel()
+
+            if state.step % train.log_every == 0:
+                self.report(progress)
+            progress.step()
+            if state.step % train.eval_every == 0:
+                paused = time.perf_counter()
+                state.elapsed_s = paused - self.clock_zero
+                self.evaluate_and_save(progress)
+                self.window.started += time.perf_counter() - paused  # chars/s: training only
+
+    def finish(self, progress: Progress) -> None:
+        """Report the last partial window and evaluate the final weights, once."""
+        if self.window.steps:
+            self.report(progress)
+        if self.last_eval_step != self.state.step:
+            self.evaluate_and_save(progress)
+
+    def report(self, progress: Progress) -> None:
+        window, state = self.window, self.state
+        assert window.loss_sum is not None and window.grad_norm is not None
+        loss = window.loss_sum.item() / window.steps  # host sync, once per report
+        grad_norm = window.grad_norm.item()
+        seconds = time.perf_counter() - window.started
+        chars_per_s = window.chars / seconds if seconds > 0 else 0.0
+        elapsed_s = time.perf_counter() - self.clock_zero
+        self.metrics.write(
+            "train",
+            step=state.step,
+            loss=loss,
+            lr=self.lr,
+            grad_norm=grad_norm,
+            chars_per_s=chars_per_s,
+            elapsed_s=elapsed_s,
+        )
+        progress.report(
+            f"step {state.step} | loss {loss:.4f} | lr {self.lr:.2e} | grad norm {grad_norm:.2f} | "
+            f"{chars_per_s:,.0f} chars/s | {elapsed_s:.0f}s",
+            loss=loss,
+            lr=self.lr,
+            chars_per_s=chars_per_s,
+        )
+        self.window = _Window()
+
+    def evaluate_and_save(self, progress: Progress) -> None:
+        state = self.state
+        result = evaluate(self.model, self.val_ids)
+        improved = state.best_val_loss is None or result.loss < state.best_val_loss
+        if improved:
+            state.best_val_loss = result.loss
+            self.save(BEST_NAME, val_loss=result.loss)
+        self.save(LAST_NAME, val_loss=result.loss)
+        self.last_val_loss, self.last_eval_step = result.loss, state.step
+        self.metrics.write("eval", step=state.step, val_loss=result.loss, elapsed_s=state.elapsed_s)
+        progress.note(
+            f"step {state.step}: val loss {result.loss:.4f} ({bits_per_char(result.loss):.3f} bpc)"
+            f"{', best so far' if improved else ''} [{result.seconds:.1f}s]"
+        )
+
+    def save(self, name: str, *, val_loss: float | None) -> None:
+        state = self.state
         checkpoint = Checkpoint(
-            config=config,
-            vocab=vocab,
-            model_state={k: v.detach().cpu() for k, v in model.state_dict().items()},
-            optimizer_state=optimizer.state_dict(),
+            config=self.config,
+            vocab=self.vocab,
+            model_state={k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            optimizer_state=self.optimizer.state_dict(),
             step=state.step,
             best_val_loss=state.best_val_loss,
             val_loss=val_loss,
             elapsed_s=state.elapsed_s,
             hidden=hidden_to_list(state.hidden),
-            rng=rng_state(device),
-            corpus={"name": corpus.name, "chars": len(corpus.text), "sha256": corpus.sha256},
-            device=str(device),
+            rng=rng_state(self.device),
+            corpus={
+                "name": self.corpus.name,
+                "chars": len(self.corpus.text),
+                "sha256": self.corpus.sha256,
+            },
+            device=str(self.device),
         )
-        save_checkpoint(path, checkpoint)
+        save_checkpoint(self.run_dir / name, checkpoint)
 
-    def evaluate_and_save(progress: Progress) -> float:
-        result = evaluate(model, val_ids)
-        improved = state.best_val_loss is None or result.loss < state.best_val_loss
-        if improved:
-            state.best_val_loss = result.loss
-            save(run_dir / BEST_NAME, result.loss)
-        save(run_dir / LAST_NAME, result.loss)
-        metrics.write("eval", step=state.step, val_loss=result.loss, elapsed_s=state.elapsed_s)
-        progress.note(
-            f"step {state.step}: val loss {result.loss:.4f} ({bits_per_char(result.loss):.3f} bpc)"
-            f"{', best so far' if improved else ''} [{result.seconds:.1f}s]"
+    def log_start(self, *, train_chars: int) -> None:
+        model, step = self.config.model, self.state.step
+        cell = model.cell.upper() if model.cell != "rnn" else "tanh RNN"
+        logger.info(
+            "%s %s %dx%d (%s parameters) on %s; corpus %s: %s chars, %s for training, "
+            "vocabulary %d",
+            f"resuming at step {step}:" if step else "training",
+            cell,
+            model.num_layers,
+            model.hidden_size,
+            f"{count_parameters(self.model):,}",
+            self.device,
+            self.corpus.name,
+            f"{len(self.corpus.text):,}",
+            f"{train_chars:,}",
+            len(self.vocab),
         )
-        return result.loss
 
-    train_config = config.train
-    # A run resumed from a checkpoint written at an evaluation need not evaluate that step again.
-    last_val_loss = resume_from.val_loss if resume_from is not None else None
-    last_eval_step = state.step if last_val_loss is not None else -1
-    window = _Window()
-    latest = {
-        "loss": math.nan,
-        "lr": lr_at(state.step, state.elapsed_s, train_config),
-        "chars_per_s": 0.0,
-    }
-    clock_zero = time.perf_counter() - state.elapsed_s
-    with (
-        _stop_on_signals() as stop_signal,
-        Progress(total_steps=train_config.max_steps, initial_step=state.step) as progress,
-        _out_of_memory_is_a_user_error(config, device),
-    ):
-        while True:
-            state.elapsed_s = time.perf_counter() - clock_zero
-            stopped_by = _limit_reached(state, train_config)
-            if stopped_by:
-                break
-            if stop_signal:
-                state.elapsed_s = time.perf_counter() - clock_zero
-                save(run_dir / LAST_NAME, None)
-                raise _interrupted(stop_signal[0], state.step, run_dir)
-
-            inputs, targets, epoch_starts = streams.window(state.step)
-            if epoch_starts:
-                state.hidden = None  # every stream jumps back to its start
-            lr = lr_at(state.step, state.elapsed_s, train_config)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss, grad_norm, state.hidden = train_step(
-                model,
-                optimizer,
-                inputs,
-                targets,
-                state.hidden,
-                grad_clip=train_config.grad_clip,
-                precision=train_config.precision,
-            )
-            state.step += 1
-            window.loss_sum = loss if window.loss_sum is None else window.loss_sum + loss
-            window.grad_norm = grad_norm
-            window.steps += 1
-            window.chars += inputs.numel()
-
-            if state.step % train_config.log_every == 0:
-                latest = _report(
-                    window, state, lr, time.perf_counter() - clock_zero, metrics, progress
-                )
-                window = _Window()
-            progress.step(**latest)
-            if state.step % train_config.eval_every == 0:
-                eval_started = time.perf_counter()
-                state.elapsed_s = eval_started - clock_zero
-                last_val_loss = evaluate_and_save(progress)
-                last_eval_step = state.step
-                window.started += time.perf_counter() - eval_started  # chars/s counts training only
-
-        if window.steps:
-            latest = _report(window, state, latest["lr"], state.elapsed_s, metrics, progress)
-        if last_eval_step != state.step:
-            last_val_loss = evaluate_and_save(progress)
-
-    total_chars = state.step * train_config.batch_size * train_config.seq_len
-    return TrainSummary(
-        run_dir=run_dir,
-        steps=state.step,
-        elapsed_s=state.elapsed_s,
-        best_val_loss=state.best_val_loss,
-        last_val_loss=last_val_loss,
-        stopped_by=stopped_by,
-        parameters=count_parameters(model),
-        chars_per_s=total_chars / state.elapsed_s if state.elapsed_s > 0 else 0.0,
-    )
+    def summary(self, stopped_by: str) -> TrainSummary:
+        state, train = self.state, self.config.train
+        chars = state.step * train.batch_size * train.seq_len
+        return TrainSummary(
+            run_dir=self.run_dir,
+            steps=state.step,
+            elapsed_s=state.elapsed_s,
+            best_val_loss=state.best_val_loss,
+            last_val_loss=self.last_val_loss,
+            stopped_by=stopped_by,
+            parameters=count_parameters(self.model),
+            chars_per_s=chars / state.elapsed_s if state.elapsed_s > 0 else 0.0,
+        )
 
 
 def _limit_reached(state: TrainState, config: TrainConfig) -> str:
@@ -349,44 +397,15 @@ def _limit_reached(state: TrainState, config: TrainConfig) -> str:
     return ""
 
 
-def _report(
-    window: _Window,
-    state: TrainState,
-    lr: float,
-    elapsed_s: float,
-    metrics: MetricsLog,
-    progress: Progress,
-) -> dict[str, float]:
-    assert window.loss_sum is not None and window.grad_norm is not None
-    loss = window.loss_sum.item() / window.steps  # host sync, once per report
-    grad_norm = window.grad_norm.item()
-    seconds = time.perf_counter() - window.started
-    chars_per_s = window.chars / seconds if seconds > 0 else 0.0
-    metrics.write(
-        "train",
-        step=state.step,
-        loss=loss,
-        lr=lr,
-        grad_norm=grad_norm,
-        chars_per_s=chars_per_s,
-        elapsed_s=elapsed_s,
-    )
-    progress.report(
-        f"step {state.step} | loss {loss:.4f} | lr {lr:.2e} | grad norm {grad_norm:.2f} | "
-        f"{chars_per_s:,.0f} chars/s | {elapsed_s:.0f}s"
-    )
-    return {"loss": loss, "lr": lr, "chars_per_s": chars_per_s}
-
-
 def _prepare_run_dir(run_dir: Path, *, resuming: bool, overwrite: bool) -> Path:
-    has_run = any((run_dir / name).exists() for name in (LAST_NAME, BEST_NAME))
-    if has_run and not resuming:
-        if not overwrite:
+    if not resuming:
+        if any((run_dir / name).exists() for name in (LAST_NAME, BEST_NAME)) and not overwrite:
             raise CheckpointError(
                 f"{run_dir} already holds a run; continue it with --resume, start over with "
                 "--overwrite (deletes its checkpoints), or choose another --out-dir"
             )
-        for name in (LAST_NAME, BEST_NAME, METRICS_NAME, CONFIG_NAME):
+        # A new run starts clean (also after a run that died before its first checkpoint).
+        for name in RUN_FILES:
             (run_dir / name).unlink(missing_ok=True)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -430,88 +449,3 @@ def _config_header(config: RunConfig) -> str:
         "# The resolved config of this run (defaults < YAML < --set < flags), written by charnn.\n"
         f"# Resume with: charnn train --resume --out-dir {config.out_dir}\n"
     )
-
-
-def _log_start(
-    config: RunConfig,
-    corpus: Corpus,
-    vocab: CharVocab,
-    train_ids: torch.Tensor,
-    model: CharRNN,
-    device: torch.device,
-    state: TrainState,
-) -> None:
-    m = config.model
-    action = f"resuming at step {state.step}" if state.step else "training"
-    logger.info(
-        "%s %s %dx%d (%s parameters) on %s; corpus %s: %s chars, vocabulary %d, %s for training",
-        action,
-        m.cell.upper() if m.cell != "rnn" else "tanh RNN",
-        m.num_layers,
-        m.hidden_size,
-        f"{count_parameters(model):,}",
-        device,
-        corpus.name,
-        f"{len(corpus.text):,}",
-        len(vocab),
-        f"{len(train_ids):,}",
-    )
-
-
-def _interrupted(signal_number: int, step: int, run_dir: Path) -> TrainingInterrupted:
-    name = signal.Signals(signal_number).name
-    return TrainingInterrupted(
-        f"stopped by {name} at step {step}; saved {run_dir / LAST_NAME}; "
-        f"continue with: charnn train --resume --out-dir {run_dir}",
-        signal_number=signal_number,
-    )
-
-
-@contextmanager
-def _out_of_memory_is_a_user_error(config: RunConfig, device: torch.device) -> Iterator[None]:
-    """An allocation failure becomes a message that says which settings to lower.
-
-    The checkpoints already on disk are left as they are.
-    """
-    out_of_memory = False
-    try:
-        yield
-    except torch.OutOfMemoryError:
-        out_of_memory = True
-    except RuntimeError as error:
-        if "can't allocate memory" not in str(error):  # the CPU allocator's wording
-            raise
-        out_of_memory = True
-    if out_of_memory:  # raised here, outside `except`, so no tensors stay alive in a traceback
-        raise CharnnError(
-            f"out of memory on {device} with train.batch_size={config.train.batch_size}, "
-            f"train.seq_len={config.train.seq_len}, model.hidden_size={config.model.hidden_size}; "
-            "lower train.batch_size first (then seq_len or hidden_size)"
-        )
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[list[int]]:
-    """Turn Ctrl-C and SIGTERM into a flag that the loop checks between steps.
-
-    Stopping between steps, never inside one, means the saved model and optimizer state always
-    belong to the same step. A second Ctrl-C stops at once, the classic way.
-    """
-    received: list[int] = []
-
-    def handler(signal_number: int, frame: object) -> None:
-        if received:
-            raise KeyboardInterrupt
-        received.append(signal_number)
-
-    previous = {}
-    try:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            previous[number] = signal.signal(number, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        pass
-    try:
-        yield received
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
