@@ -226,35 +226,31 @@ def test_progress_lines_in_a_non_interactive_log(
     assert "step 40: val loss" in lines
 
 
+OUT_OF_MEMORY = r"out of memory on cpu with train\.batch_size=4.*lower train\.batch_size"
+
+
 @pytest.mark.parametrize(
-    "failure",
+    ("failure", "expected", "message"),
     [
-        torch.OutOfMemoryError("CUDA out of memory."),
-        RuntimeError("DefaultCPUAllocator: can't allocate memory"),
+        (torch.OutOfMemoryError("CUDA out of memory."), CharnnError, OUT_OF_MEMORY),
+        (RuntimeError("DefaultCPUAllocator: can't allocate memory"), CharnnError, OUT_OF_MEMORY),
+        (RuntimeError("a bug"), RuntimeError, "a bug"),  # other errors keep their traceback
     ],
 )
 def test_out_of_memory_names_the_settings_to_lower(
-    tiny_config: RunConfig, monkeypatch: pytest.MonkeyPatch, failure: Exception
+    tiny_config: RunConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+    expected: type[Exception],
+    message: str,
 ) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise failure
 
     monkeypatch.setattr(trainer, "train_step", fail)
-    with pytest.raises(
-        CharnnError, match=r"out of memory on cpu with train\.batch_size=4.*lower train\.batch_size"
-    ):
+    with pytest.raises(expected, match=message) as caught:
         train(tiny_config)
-
-
-def test_other_runtime_errors_are_not_disguised(
-    tiny_config: RunConfig, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def fail(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("a bug")
-
-    monkeypatch.setattr(trainer, "train_step", fail)
-    with pytest.raises(RuntimeError, match="a bug"):
-        train(tiny_config)
+    assert type(caught.value) is expected
 
 
 def test_the_cuda_optimizer_is_fused(tiny_config: RunConfig) -> None:

@@ -119,9 +119,10 @@ def load_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> 
     """Read and check a checkpoint; every way it can be unusable is one clear CheckpointError."""
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; check the path")
+    other = LAST_NAME if path.name == BEST_NAME else BEST_NAME
     unreadable = (
         f"{path} is not a readable checkpoint (truncated or corrupted); "
-        "use another one, e.g. last.pt instead of best.pt"
+        f"use another one (a run directory also has {other})"
     )
     # charnn always writes torch's zip format; anything else is not one of ours, or is torn.
     if not zipfile.is_zipfile(path):
@@ -141,7 +142,9 @@ def load_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> 
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{path} is not a charnn checkpoint")
     version = data.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int):
+        raise CheckpointError(f"{path} is a damaged charnn checkpoint (no format version)")
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has checkpoint format {version!r}, newer than this charnn reads "
             f"({FORMAT_VERSION}); upgrade charnn (pip install -U charnn)"
