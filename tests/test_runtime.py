@@ -86,3 +86,16 @@ def test_autocast_on_cuda_asks_for_bfloat16() -> None:
     assert isinstance(context, torch.autocast)
     assert context.fast_dtype == torch.bfloat16
     assert not isinstance(autocast(torch.device("cuda"), "fp32"), torch.autocast)
+
+
+def test_backend_settings_touch_cuda_only() -> None:
+    matmul = torch.backends.cuda.matmul
+    before = matmul.allow_tf32
+    try:
+        matmul.allow_tf32 = False
+        runtime.configure_backends(torch.device("cpu"))
+        assert matmul.allow_tf32 is False
+        runtime.configure_backends(torch.device("cuda"))
+        assert matmul.allow_tf32 is True
+    finally:
+        matmul.allow_tf32 = before

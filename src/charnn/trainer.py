@@ -80,7 +80,6 @@ class TrainSummary:
     last_val_loss: float | None
     stopped_by: str
     """`max_steps` or `max_time`."""
-    parameters: int
     chars_per_s: float
     """Training characters over the whole wall time, evaluations included."""
 
@@ -384,7 +383,6 @@ class _Run:
             best_val_loss=state.best_val_loss,
             last_val_loss=self.last_val_loss,
             stopped_by=stopped_by,
-            parameters=count_parameters(self.model),
             chars_per_s=chars / state.elapsed_s if state.elapsed_s > 0 else 0.0,
         )
 
