@@ -166,7 +166,7 @@ def test_resume_refuses_a_changed_corpus(tiny_config: RunConfig, corpus_file: Pa
     config, checkpoint = resume_config(
         None, [f"out_dir={tiny_config.out_dir}", "train.max_steps=50"]
     )
-    with pytest.raises(DataError, match="has changed since this run started"):
+    with pytest.raises(DataError, match="has changed since this run trained on it"):
         train(config, resume_from=checkpoint)
 
 

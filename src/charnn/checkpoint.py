@@ -20,7 +20,7 @@ import torch
 from charnn import __version__
 from charnn.atomic import atomic_write
 from charnn.config import RunConfig, config_from_dict, config_to_dict
-from charnn.errors import CharnnError, CheckpointError
+from charnn.errors import CharnnError, CheckpointError, DataError
 from charnn.model import CharRNN
 from charnn.vocab import CharVocab
 
@@ -69,6 +69,14 @@ class Checkpoint:
             "corpus": self.corpus,
             "device": self.device,
         }
+
+    def check_corpus(self, name: str, sha256: str, vocab: CharVocab, *, fix: str) -> None:
+        """Refuse a corpus other than the one this run trained on; `fix` says what to do."""
+        stored = self.corpus.get("sha256")
+        if stored is not None and stored != sha256:
+            raise DataError(f"the corpus {name} has changed since this run trained on it; {fix}")
+        if vocab != self.vocab:  # the hash decides when present; this covers files without it
+            raise DataError(f"the corpus {name} no longer has the run's vocabulary; {fix}")
 
     def build_model(self, device: torch.device | str = "cpu") -> CharRNN:
         """The model with these weights, in eval mode, on `device`."""

@@ -22,7 +22,7 @@ from typing import Annotated
 import typer
 
 from charnn import __version__
-from charnn.errors import CharnnError, TrainingInterrupted
+from charnn.errors import CharnnError
 
 # torch warns at import when NumPy is missing; charnn never needs NumPy.
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
@@ -86,11 +86,8 @@ def _user_errors() -> Iterator[None]:
     """Map charnn's user errors to one stderr line and an exit code."""
     try:
         yield
-    except TrainingInterrupted as stop:  # saved and resumable: not an error
-        typer.echo(f"charnn: {stop}", err=True)
-        raise typer.Exit(stop.exit_code) from None
     except CharnnError as error:
-        typer.echo(f"charnn: error: {error}", err=True)
+        typer.echo(f"charnn: {error.label}{error}", err=True)
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
         typer.echo("charnn: interrupted", err=True)

@@ -9,6 +9,8 @@ class CharnnError(Exception):
     """A user mistake or an unusable input, with a message that says how to fix it."""
 
     exit_code = 2
+    label = "error: "
+    """What the CLI prints before the message, after "charnn: "."""
 
 
 class ConfigError(CharnnError):
@@ -29,6 +31,8 @@ class DeviceError(CharnnError):
 
 class TrainingInterrupted(CharnnError):
     """Training stopped on a signal after saving; the exit code follows the shell convention."""
+
+    label = ""  # saved and resumable: not an error
 
     def __init__(self, message: str, *, signal_number: int) -> None:
         super().__init__(message)

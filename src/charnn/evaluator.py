@@ -110,15 +110,14 @@ def _split_ids(checkpoint: Checkpoint, split: str) -> torch.Tensor:
         corpus = load_corpus(data)
     except DataError as error:
         raise DataError(f"{error} (or score any text with --text-file PATH)") from None
-    stored_hash = checkpoint.corpus.get("sha256")
-    if stored_hash is not None and stored_hash != corpus.sha256:
-        raise DataError(
-            f"the corpus {corpus.name} has changed since this run trained on it, so its {split} "
-            "split is not the one the run held out; score a file with --text-file PATH instead"
-        )
     vocab, splits = encode_corpus(
         corpus.text, val_fraction=data.val_fraction, test_fraction=data.test_fraction
     )
-    if vocab != checkpoint.vocab:
-        raise DataError(f"the corpus {corpus.name} no longer matches the run's vocabulary")
+    checkpoint.check_corpus(
+        corpus.name,
+        corpus.sha256,
+        vocab,
+        fix=f"its {split} split is not the one the run held out; "
+        "score a file with --text-file PATH instead",
+    )
     return splits.val if split == "val" else splits.test

@@ -26,7 +26,7 @@ from charnn.config import (
 )
 from charnn.corpus import Corpus, load_corpus
 from charnn.data import TrainStreams, encode_corpus
-from charnn.errors import CheckpointError, ConfigError, DataError
+from charnn.errors import CheckpointError, ConfigError
 from charnn.evaluator import evaluate
 from charnn.interruptions import interrupted, out_of_memory_is_a_user_error, stop_on_signals
 from charnn.metrics import MetricsLog, bits_per_char
@@ -168,7 +168,13 @@ def train(
         corpus.text, val_fraction=config.data.val_fraction, test_fraction=config.data.test_fraction
     )
     if resume_from is not None:
-        _check_same_corpus(resume_from, corpus, vocab)
+        resume_from.check_corpus(
+            corpus.name,
+            corpus.sha256,
+            vocab,
+            fix="resuming would train on other text; restore the file, "
+            "or start a new run in another --out-dir",
+        )
     streams = TrainStreams(
         splits.train, batch_size=config.train.batch_size, seq_len=config.train.seq_len
     ).to(device)
@@ -192,9 +198,10 @@ def train(
         state=state,
         val_ids=splits.val.to(device),
         metrics=MetricsLog(run_dir / METRICS_NAME),
-        # A checkpoint written at an evaluation need not be evaluated again at the same step.
         last_val_loss=resume_from.val_loss if resume_from is not None else None,
     )
+    if run.last_val_loss is not None:  # resumed from an evaluation: no need to repeat it
+        run.last_eval_step = state.step
     run.log_start(train_chars=len(splits.train))
     with (
         stop_on_signals() as stop_signal,
@@ -240,8 +247,6 @@ class _Run:
     def loop(self, streams: TrainStreams, progress: Progress, stop_signal: list[int]) -> str:
         """Step until a limit is reached; returns which (`max_steps` or `max_time`)."""
         train, state = self.config.train, self.state
-        if self.last_val_loss is not None:
-            self.last_eval_step = state.step
         self.clock_zero = time.perf_counter() - state.elapsed_s
         self.model.train()
         while True:
@@ -412,19 +417,6 @@ def _prepare_run_dir(run_dir: Path, *, resuming: bool, overwrite: bool) -> Path:
             f"cannot create run directory {run_dir}: {error.strerror}; choose another --out-dir"
         ) from None
     return run_dir
-
-
-def _check_same_corpus(checkpoint: Checkpoint, corpus: Corpus, vocab: CharVocab) -> None:
-    stored = checkpoint.corpus.get("sha256")
-    if stored is not None and stored != corpus.sha256:
-        raise DataError(
-            f"the corpus {corpus.name} has changed since this run started; resuming would train "
-            "on other text; restore the file, or start a new run in another --out-dir"
-        )
-    if vocab != checkpoint.vocab:
-        raise DataError(
-            f"the corpus {corpus.name} no longer has the run's vocabulary; cannot resume"
-        )
 
 
 def _restore(
