@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 
 from charnn import checkpoint as checkpoint_module
 from charnn.checkpoint import (
+    CHECKSUM_KEY,
     FORMAT_VERSION,
     Checkpoint,
     checkpoint_path,
@@ -100,6 +102,58 @@ def test_a_failed_write_keeps_the_previous_checkpoint(
         save_checkpoint(path, dataclasses.replace(make_checkpoint(), step=99))
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+def test_content_changed_after_writing_is_refused(tmp_path: Path) -> None:
+    """A file that still unpickles but whose values changed (bit rot, a bad copy, an edit)."""
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, make_checkpoint())
+    raw = torch.load(path, weights_only=True)
+    raw["model"]["head.weight"][0, 0] += 1e-3
+    torch.save(raw, path)
+    with pytest.raises(CheckpointError, match=r"does not match its checksum.*also has best\.pt"):
+        load_checkpoint(path)
+    del raw[CHECKSUM_KEY]
+    torch.save(raw, path)
+    with pytest.raises(CheckpointError, match="does not match its checksum"):
+        load_checkpoint(path)
+
+
+def test_a_flipped_byte_in_the_weights_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, make_checkpoint())
+    with zipfile.ZipFile(path) as archive:  # find where one weight tensor's bytes lie
+        member = max(archive.infolist(), key=lambda info: info.file_size)
+    data = bytearray(path.read_bytes())
+    # A zip local header is 30 bytes, then the name, then an extra field of its own length.
+    header = member.header_offset
+    local_extra = int.from_bytes(data[header + 28 : header + 30], "little")
+    data_start = header + 30 + len(member.filename.encode()) + local_extra
+    data[data_start + member.file_size // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="does not match its checksum"):
+        load_checkpoint(path)
+
+
+def test_format_1_files_without_a_checksum_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, make_checkpoint())
+    raw = torch.load(path, weights_only=True)
+    del raw[CHECKSUM_KEY]
+    raw["format_version"] = 1
+    torch.save(raw, path)
+    assert load_checkpoint(path).step == 12
+
+
+def test_non_finite_weights_are_never_written(tmp_path: Path) -> None:
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, make_checkpoint())
+    before = path.read_bytes()
+    broken = make_checkpoint()
+    broken.model_state["head.bias"][3] = float("nan")
+    with pytest.raises(CheckpointError, match=r"refusing to write .*head\.bias.* not finite"):
+        save_checkpoint(path, broken)
+    assert path.read_bytes() == before
 
 
 @pytest.mark.parametrize("keep_bytes", [0, 10, 1000, -100])

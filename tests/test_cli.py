@@ -66,6 +66,7 @@ def test_train_sample_eval_end_to_end(config_file: Path, tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     assert "step 40: val loss" in result.stderr and "done: 40 steps" in result.stderr
     assert sorted(p.name for p in run.iterdir()) == [
+        ".lock",
         "best.pt",
         "config.yaml",
         "last.pt",

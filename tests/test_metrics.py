@@ -40,3 +40,21 @@ def test_unknown_metric_names_are_a_bug(tmp_path: Path) -> None:
 
 def test_reading_a_missing_file(tmp_path: Path) -> None:
     assert MetricsLog(tmp_path / "none.jsonl").read() == []
+
+
+def test_keep_until_drops_later_records_and_torn_lines(tmp_path: Path) -> None:
+    log = MetricsLog(tmp_path / "metrics.jsonl")
+    for step in (10, 20, 30):
+        log.write("train", step=step, loss=1.0)
+    log.write("eval", step=20, val_loss=1.5)
+    with log.path.open("a") as file:
+        file.write('{"event": "train", "st')  # killed mid-line
+    assert [r["step"] for r in log.read()] == [10, 20, 30, 20]
+    log.keep_until(20)
+    assert [(r["event"], r["step"]) for r in log.read()] == [
+        ("train", 10),
+        ("train", 20),
+        ("eval", 20),
+    ]
+    log.write("train", step=30, loss=0.5, skipped_steps=0)
+    assert log.read()[-1]["loss"] == 0.5

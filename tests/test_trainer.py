@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -10,12 +11,20 @@ import pytest
 import torch
 import yaml
 
-from charnn import trainer
-from charnn.checkpoint import load_checkpoint
+from charnn import atomic, trainer
+from charnn.checkpoint import load_checkpoint, save_checkpoint
 from charnn.config import RunConfig, TrainConfig, config_from_dict
-from charnn.errors import CharnnError, CheckpointError, ConfigError, DataError, TrainingInterrupted
+from charnn.errors import (
+    CharnnError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    TrainingDiverged,
+    TrainingInterrupted,
+)
 from charnn.metrics import METRIC_KEYS
 from charnn.model import CharRNN
+from charnn.run_dir import training_lock
 from charnn.trainer import build_optimizer, resume_config, train, train_step
 
 from .conftest import PATTERNED_TEXT, tiny_tree, unigram_entropy
@@ -35,17 +44,17 @@ def test_train_step_clips_the_global_norm_and_reports_it_unclipped(tiny_config: 
     model = CharRNN(tiny_config.model, vocab_size=10)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # lr 0: inspect grads, keep weights
     inputs, targets = torch.randint(0, 10, (4, 8)), torch.randint(0, 10, (4, 8))
-    loss, norm, hidden = train_step(
-        model, optimizer, inputs, targets, None, grad_clip=1e-3, precision="fp32"
-    )
+    result = train_step(model, optimizer, inputs, targets, None, grad_clip=1e-3, precision="fp32")
+    norm = result.grad_norm
     grads = [p.grad for p in model.parameters()]
-    assert norm.item() > 1e-3
+    assert result.applied and norm.item() > 1e-3
     assert torch.nn.utils.get_total_norm(grads).item() == pytest.approx(1e-3, rel=1e-4)
-    assert loss.item() == pytest.approx(math.log(10), rel=0.2)  # an untrained model is near uniform
-    assert not any(part.requires_grad for part in hidden)
-    _, unclipped, _ = train_step(
+    # An untrained model is near uniform.
+    assert result.loss.item() == pytest.approx(math.log(10), rel=0.2)
+    assert result.hidden is not None and not any(part.requires_grad for part in result.hidden)
+    unclipped = train_step(
         model, optimizer, inputs, targets, None, grad_clip=0.0, precision="fp32"
-    )
+    ).grad_norm
     assert unclipped.item() == pytest.approx(norm.item(), rel=1e-5)
     assert torch.nn.utils.get_total_norm(
         [p.grad for p in model.parameters()]
@@ -69,6 +78,7 @@ def test_the_run_directory_holds_config_checkpoints_and_metrics(tiny_config: Run
     summary = train(tiny_config)
     run = summary.run_dir
     assert sorted(p.name for p in run.iterdir()) == [
+        ".lock",
         "best.pt",
         "config.yaml",
         "last.pt",
@@ -107,7 +117,7 @@ def test_resume_continues_bit_for_bit(
     corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """N steps in one go, or stopped part-way and resumed: the same weights and losses."""
-    tree = tiny_tree(corpus_file, tmp_path / "whole", max_steps=40)
+    tree = tiny_tree(corpus_file, tmp_path / "whole", max_steps=40, log_every=1)
     tree["model"]["dropout"] = 0.2  # type: ignore[index]  # draws random numbers every step
     whole = train(config_from_dict(tree))
     # Stop mid-epoch (an epoch is 26 windows here) and between evaluations (every 20 steps).
@@ -132,10 +142,9 @@ def test_resume_continues_bit_for_bit(
             for r in records
         }
 
-    whole_losses, resumed_losses = losses(whole.run_dir), losses(resumed.run_dir)
-    # Logged steps after the resume point agree exactly; the log window 11-20 straddles the stop.
-    for key in [("train", 30), ("train", 40), ("eval", 20), ("eval", 40)]:
-        assert whole_losses[key] == resumed_losses[key], key
+    # Every step's loss (logged every step here) and every evaluation agree exactly.
+    assert losses(whole.run_dir) == losses(resumed.run_dir)
+    assert len(losses(whole.run_dir)) == 40 + 2
 
 
 def test_resume_refuses_model_and_data_changes_but_takes_training_changes(
@@ -190,6 +199,154 @@ def test_max_time_stops_training(corpus_file: Path, tmp_path: Path) -> None:
     assert summary.stopped_by == "max_time"
     assert 0.5 <= summary.elapsed_s < 5
     assert (summary.run_dir / "best.pt").is_file()
+
+
+def test_max_time_counts_the_time_of_earlier_sessions(
+    corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = tiny_tree(corpus_file, tmp_path / "timed", max_steps=None, max_time=30.0)
+    interrupt_at(monkeypatch, 5)
+    with pytest.raises(TrainingInterrupted):
+        train(config_from_dict(tree))
+    monkeypatch.undo()
+    # Pretend the first session had already used 29.9 of its 30 seconds.
+    last = tmp_path / "timed" / "last.pt"
+    raw = torch.load(last, weights_only=True)
+    checkpoint = load_checkpoint(last)
+    checkpoint.elapsed_s = 29.9
+    save_checkpoint(last, checkpoint)
+    config, checkpoint = resume_config(None, [f"out_dir={tmp_path / 'timed'}"])
+    summary = train(config, resume_from=checkpoint)
+    assert summary.stopped_by == "max_time"
+    assert 30.0 <= summary.elapsed_s < 35.0  # not 30 more seconds
+    assert raw["elapsed_s"] < 29.9
+    # A budget already spent: resuming stops at once, with nothing more to train.
+    config, checkpoint = resume_config(None, [f"out_dir={tmp_path / 'timed'}"])
+    again = train(config, resume_from=checkpoint)
+    assert again.steps == summary.steps and again.stopped_by == "max_time"
+
+
+def poison_steps(monkeypatch: pytest.MonkeyPatch, steps: set[int]) -> None:
+    """Make the training loss NaN at the given steps (1-based), as a diverging run would."""
+    original = CharRNN.forward
+    calls: list[int] = []
+
+    def forward(self: CharRNN, ids: torch.Tensor, hidden: object = None) -> object:
+        logits, hidden = original(self, ids, hidden)  # type: ignore[arg-type]
+        if self.training:
+            calls.append(1)
+            if len(calls) in steps:
+                logits = logits * float("nan")
+        return logits, hidden
+
+    monkeypatch.setattr(CharRNN, "forward", forward)
+
+
+def test_a_non_finite_step_is_skipped(tiny_config: RunConfig) -> None:
+    torch.manual_seed(0)
+    model = CharRNN(tiny_config.model, vocab_size=10)
+    optimizer = build_optimizer(model, tiny_config.train, torch.device("cpu"))
+    inputs, targets = torch.randint(0, 10, (4, 8)), torch.randint(0, 10, (4, 8))
+    train_step(model, optimizer, inputs, targets, None, grad_clip=1.0, precision="fp32")
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    moments = optimizer.state_dict()["state"][0]["exp_avg"].clone()
+    with torch.no_grad():
+        model.embedding.weight[inputs[0, 0]] = float("inf")  # poisons this window only
+    weights["embedding.weight"] = model.embedding.weight.detach().clone()
+    result = train_step(model, optimizer, inputs, targets, None, grad_clip=1.0, precision="fp32")
+    assert not result.applied and result.hidden is None
+    assert not math.isfinite(result.loss.item())
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, weights[name]), name  # no update at all
+    state = optimizer.state_dict()["state"][0]
+    assert torch.equal(state["exp_avg"], moments) and state["step"].item() == 1
+
+
+def test_a_run_skips_a_few_bad_steps_and_counts_them(
+    tiny_config: RunConfig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    poison_steps(monkeypatch, {7, 8, 25})
+    with caplog.at_level("WARNING", logger="charnn"):
+        summary = train(tiny_config)
+    assert summary.steps == 40 and summary.best_val_loss is not None
+    assert "step 7 skipped: loss nan" in caplog.text and "(2 in a row)" in caplog.text
+    records = [json.loads(line) for line in (summary.run_dir / "metrics.jsonl").open()]
+    train_records = [r for r in records if r["event"] == "train"]
+    assert [r["skipped_steps"] for r in train_records] == [2, 2, 3, 3]
+    assert all(math.isfinite(r["loss"]) for r in train_records)  # skipped losses left out
+    last = load_checkpoint(summary.run_dir / "last.pt")
+    assert last.skipped_steps == 3 and last.consecutive_skips == 0
+
+
+def test_too_many_bad_steps_in_a_row_stop_the_run_keeping_the_last_good_checkpoint(
+    corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = tiny_tree(corpus_file, tmp_path / "run", max_consecutive_skips=3, eval_every=10)
+    poison_steps(monkeypatch, set(range(15, 41)))
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"not finite for 4 steps in a row \(up to step 18, train\.max_consecutive_skips=3\)"
+        r".*last good checkpoint is .*last\.pt \(step 10\).*--resume",
+    ) as caught:
+        train(config_from_dict(tree))
+    assert caught.value.exit_code == 3
+    assert load_checkpoint(tmp_path / "run" / "last.pt").step == 10
+    assert load_checkpoint(tmp_path / "run" / "best.pt").step == 10
+
+
+def test_non_finite_weights_stop_the_run_before_they_are_saved(
+    corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update can overflow the weights even from finite gradients (an absurd lr)."""
+    original = trainer.train_step
+    calls: list[int] = []
+
+    def overflowing_step(model: CharRNN, *args: object, **kwargs: object) -> object:
+        result = original(model, *args, **kwargs)  # type: ignore[arg-type]
+        calls.append(1)
+        if len(calls) == 25:
+            with torch.no_grad():
+                model.head.bias.fill_(float("inf"))
+        return result
+
+    monkeypatch.setattr(trainer, "train_step", overflowing_step)
+    # Tolerate the skipped steps that follow, so that the check at saving time is what stops it.
+    tree = tiny_tree(corpus_file, tmp_path / "run", max_consecutive_skips=100)
+    with pytest.raises(TrainingDiverged, match=r"weights are not finite.*at step 40.*\(step 20\)"):
+        train(config_from_dict(tree))
+    last = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert last.step == 20 and all(torch.isfinite(t).all() for t in last.model_state.values())
+
+
+def test_a_failed_checkpoint_write_stops_the_run_and_keeps_the_previous_one(
+    tiny_config: RunConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full or a folder turned read-only, after the first checkpoints were written."""
+    real_open = os.open
+    saves: list[str] = []
+
+    def open_that_fails_late(path: object, flags: int, *args: object) -> int:
+        if str(path).endswith(".tmp"):
+            saves.append(str(path))
+            if len(saves) > 2:  # best.pt and last.pt at step 20 succeed
+                raise OSError(errno.EROFS, "Read-only file system")
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(atomic.os, "open", open_that_fails_late)
+    with pytest.raises(
+        CheckpointError, match=r"could not write checkpoint .*Read-only file system.*is intact"
+    ):
+        train(tiny_config)
+    monkeypatch.undo()
+    assert load_checkpoint(Path(tiny_config.out_dir) / "last.pt").step == 20
+    assert not list(Path(tiny_config.out_dir).glob(".*.tmp"))
+
+
+def test_a_run_directory_in_use_is_refused(tiny_config: RunConfig) -> None:
+    in_use = rf"in use by another charnn train \(pid {os.getpid()} on "
+    with training_lock(Path(tiny_config.out_dir)), pytest.raises(CheckpointError, match=in_use):
+        train(tiny_config)
+    assert train(tiny_config).steps == 40  # released when the holder let go
 
 
 def test_a_signal_saves_last_and_says_how_to_resume(

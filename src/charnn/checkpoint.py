@@ -3,7 +3,10 @@
 A checkpoint is a dict of tensors, numbers, strings, lists and dicts, so `torch.load` never has
 to run code from the file. It carries everything that `sample`, `eval` and `--resume` need:
 the resolved config, the vocabulary, the model and optimizer state, the step, the carried
-hidden state and the random generators' state.
+hidden state and the random generators' state, plus a sha256 of all of that (format 2 on), so
+a file that was damaged after it was written is refused instead of silently used.
+
+Format history: 1 had no checksum (still read); 2 added `checksum`.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import torch
 from charnn import __version__
 from charnn.atomic import atomic_write
 from charnn.config import RunConfig, config_from_dict, config_to_dict
+from charnn.digest import content_sha256
 from charnn.errors import CharnnError, CheckpointError, DataError
 from charnn.model import CharRNN
 from charnn.vocab import CharVocab
 
 FORMAT_NAME = "charnn-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+CHECKSUM_KEY = "checksum"
 BEST_NAME = "best.pt"
 LAST_NAME = "last.pt"
 
@@ -42,6 +47,10 @@ class Checkpoint:
     """The validation loss of these weights, when they were evaluated."""
     elapsed_s: float = 0.0
     """Seconds of training so far, summed over resumed sessions."""
+    skipped_steps: int = 0
+    """Steps skipped so far because their loss or gradient norm was not finite."""
+    consecutive_skips: int = 0
+    """How many of the latest steps in a row were skipped."""
     hidden: list[torch.Tensor] = field(default_factory=list)
     """The training hidden state carried into the next step (empty: start from zeros)."""
     rng: dict[str, Any] = field(default_factory=dict)
@@ -64,6 +73,8 @@ class Checkpoint:
             "best_val_loss": self.best_val_loss,
             "val_loss": self.val_loss,
             "elapsed_s": self.elapsed_s,
+            "skipped_steps": self.skipped_steps,
+            "consecutive_skips": self.consecutive_skips,
             "hidden": self.hidden,
             "rng": self.rng,
             "corpus": self.corpus,
@@ -94,10 +105,25 @@ class Checkpoint:
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Write atomically: a crash at any moment leaves the previous file or the new one, never a
-    torn one, and a failed write (disk full, read-only folder) leaves the previous one intact."""
+    torn one, and a failed write (disk full, read-only folder) leaves the previous one intact.
+
+    Weights that are not finite are never written: such a file could only spread the damage.
+    """
+    broken = [
+        name
+        for name, tensor in checkpoint.model_state.items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+    if broken:
+        raise CheckpointError(
+            f"refusing to write {path}: the weights {', '.join(broken[:3])} are not finite "
+            "(NaN or inf); the previous checkpoint, if any, is intact"
+        )
+    content = checkpoint.to_dict()
+    content[CHECKSUM_KEY] = content_sha256(content)
     try:
         with atomic_write(path) as file:
-            torch.save(checkpoint.to_dict(), file)
+            torch.save(content, file)
     except OSError as error:
         raise CheckpointError(
             f"could not write checkpoint {path}: {error.strerror or error}; "
@@ -157,6 +183,12 @@ def load_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> 
             f"{path} has checkpoint format {version!r}, newer than this charnn reads "
             f"({FORMAT_VERSION}); upgrade charnn (pip install -U charnn)"
         )
+    stored_checksum = data.pop(CHECKSUM_KEY, None)
+    if version >= 2 and (stored_checksum is None or stored_checksum != _checksum_or_none(data)):
+        raise CheckpointError(
+            f"{path} is a damaged charnn checkpoint: its content does not match its checksum "
+            f"(changed after it was written); use another one (a run directory also has {other})"
+        )
     try:
         return Checkpoint(
             config=config_from_dict(data["config"]),
@@ -167,6 +199,8 @@ def load_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> 
             best_val_loss=_optional_float(data.get("best_val_loss")),
             val_loss=_optional_float(data.get("val_loss")),
             elapsed_s=float(data.get("elapsed_s", 0.0)),
+            skipped_steps=int(data.get("skipped_steps", 0)),
+            consecutive_skips=int(data.get("consecutive_skips", 0)),
             hidden=list(data.get("hidden") or []),
             rng=dict(data.get("rng") or {}),
             corpus=dict(data.get("corpus") or {}),
@@ -179,6 +213,13 @@ def load_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> 
         ) from None
     except CharnnError as error:
         raise CheckpointError(f"{path} is a damaged charnn checkpoint: {error}") from None
+
+
+def _checksum_or_none(data: dict[str, Any]) -> str | None:
+    try:
+        return content_sha256(data)
+    except TypeError:  # a value charnn never writes: cannot be one of our files
+        return None
 
 
 def _optional_float(value: Any) -> float | None:

@@ -119,6 +119,9 @@ class TrainConfig:
     seed: int = 1337
     precision: str = "fp32"
     """`fp32`, or `bf16` autocast (CUDA only; ignored with a warning on CPU)."""
+    max_consecutive_skips: int = 10
+    """A step whose loss or gradient norm is not finite is skipped (no update); after this many
+    skipped steps in a row the run stops as diverged. 0: stop at the first one."""
 
     def __post_init__(self) -> None:
         for key in ("batch_size", "seq_len", "eval_every", "log_every"):
@@ -149,6 +152,10 @@ class TrainConfig:
             _require(self.max_time > 0, f"train.max_time must be > 0 seconds; got {self.max_time}")
         _require(self.seed >= 0, f"train.seed must be >= 0; got {self.seed}")
         _one_of("train.precision", self.precision, PRECISIONS)
+        _require(
+            self.max_consecutive_skips >= 0,
+            f"train.max_consecutive_skips must be >= 0; got {self.max_consecutive_skips}",
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

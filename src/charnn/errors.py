@@ -1,7 +1,9 @@
 """The exceptions that mean "the user asked for something we cannot do".
 
-The CLI turns every `CharnnError` into one line on stderr and exit code 2. Anything else that
-escapes is a bug in charnn and keeps its traceback. Messages name the problem and the fix.
+The CLI turns every `CharnnError` into one line on stderr and its exit code: 2 for a user
+mistake or unusable input, 3 when training diverged, 128 + N when a signal stopped training.
+Anything else that escapes is a bug in charnn and keeps its traceback. Messages name the problem
+and the fix. docs/errors.md lists them all.
 """
 
 
@@ -27,6 +29,12 @@ class CheckpointError(CharnnError):
 
 class DeviceError(CharnnError):
     """A device that is not available on this machine."""
+
+
+class TrainingDiverged(CharnnError):
+    """The loss or the weights stopped being finite; training stopped, good checkpoints kept."""
+
+    exit_code = 3
 
 
 class TrainingInterrupted(CharnnError):

@@ -7,7 +7,20 @@ import math
 from pathlib import Path
 from typing import Any
 
-METRIC_KEYS = ("step", "loss", "val_loss", "lr", "grad_norm", "chars_per_s", "elapsed_s")
+from charnn.atomic import atomic_write
+
+METRIC_KEYS = (
+    "step",
+    "loss",
+    "val_loss",
+    "lr",
+    "grad_norm",
+    "chars_per_s",
+    "elapsed_s",
+    "skipped_steps",
+)
+"""`skipped_steps`: steps skipped so far in the run because their loss or gradient norm was not
+finite (their optimizer update was not applied)."""
 
 
 def bits_per_char(loss_nats: float) -> float:
@@ -40,10 +53,28 @@ class MetricsLog:
             file.write(line + "\n")
 
     def read(self) -> list[dict[str, Any]]:
+        """Every whole record; a line torn by a crash mid-write is left out."""
         if not self.path.exists():
             return []
-        with self.path.open(encoding="utf-8") as file:
-            return [json.loads(line) for line in file if line.strip()]
+        records = []
+        with self.path.open(encoding="utf-8", errors="replace") as file:
+            for line in file:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict):
+                    records.append(record)
+        return records
+
+    def keep_until(self, step: int) -> None:
+        """Drop records after `step`, and torn lines: a run resumed from its checkpoint at
+        `step` repeats the steps after it, and the file should hold each step once."""
+        if not self.path.exists():
+            return
+        kept = [record for record in self.read() if (record.get("step") or 0) <= step]
+        with atomic_write(self.path) as file:
+            file.writelines(json.dumps(record).encode() + b"\n" for record in kept)
 
 
 def _finite_or_none(value: Any) -> Any:

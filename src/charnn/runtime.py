@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import re
+from typing import Any
 
 import torch
 
@@ -45,6 +47,7 @@ def resolve_device(spec: str) -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
+    random.seed(seed)
     torch.manual_seed(seed)  # seeds every CUDA device too
 
 
@@ -67,19 +70,20 @@ def warn_unused_precision(device: torch.device, precision: str) -> None:
         logger.warning("train.precision=bf16 applies on CUDA only; training in fp32 on %s", device)
 
 
-def rng_state(device: torch.device) -> dict[str, torch.Tensor | list[torch.Tensor]]:
-    """Every random generator a run draws from, as tensors (so weights_only loading works)."""
-    state: dict[str, torch.Tensor | list[torch.Tensor]] = {
-        "torch": torch.get_rng_state(),
-    }
+def rng_state(device: torch.device) -> dict[str, Any]:
+    """Every random generator a run may draw from, as tensors and tuples of ints (plain data,
+    so weights_only loading works): Python's, torch's CPU generator and each CUDA device's."""
+    state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
     if device.type == "cuda":
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def set_rng_state(
-    state: dict[str, torch.Tensor | list[torch.Tensor]], device: torch.device
-) -> None:
+def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    python_state = state.get("python")
+    if isinstance(python_state, tuple | list) and len(python_state) == 3:
+        version, internal, gauss_next = python_state
+        random.setstate((version, tuple(internal), gauss_next))
     torch_state = state.get("torch")
     if isinstance(torch_state, torch.Tensor):
         torch.set_rng_state(torch_state)

@@ -1,13 +1,18 @@
 """Training: truncated BPTT over contiguous streams, AdamW, clipping, schedule, evals, checkpoints.
 
-`train()` reads top to bottom: prepare the run directory, load the data, build (or restore) the
-model and optimizer, then step until max_steps or max_time, evaluating and checkpointing every
-`eval_every` steps and once more at the end.
+`train()` reads top to bottom: lock and prepare the run directory, load the data, build (or
+restore) the model and optimizer, then step until max_steps or max_time, evaluating and
+checkpointing every `eval_every` steps and once more at the end.
+
+A step whose loss or gradient norm is not finite is skipped: no optimizer update, the carried
+hidden state is dropped, and the skip is counted. Too many in a row stop the run as diverged,
+keeping the checkpoints already written, which never hold non-finite weights.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +31,7 @@ from charnn.config import (
 )
 from charnn.corpus import Corpus, load_corpus
 from charnn.data import TrainStreams, encode_corpus
-from charnn.errors import CheckpointError, ConfigError
+from charnn.errors import CheckpointError, ConfigError, TrainingDiverged
 from charnn.evaluator import evaluate
 from charnn.interruptions import interrupted, out_of_memory_is_a_user_error, stop_on_signals
 from charnn.metrics import MetricsLog, bits_per_char
@@ -39,6 +44,7 @@ from charnn.model import (
     hidden_to_list,
 )
 from charnn.progress import Progress
+from charnn.run_dir import CONFIG_NAME, METRICS_NAME, start_run, training_lock
 from charnn.runtime import (
     autocast,
     configure_backends,
@@ -53,9 +59,6 @@ from charnn.vocab import CharVocab
 
 logger = logging.getLogger(__name__)
 
-CONFIG_NAME = "config.yaml"
-METRICS_NAME = "metrics.jsonl"
-RUN_FILES = (LAST_NAME, BEST_NAME, METRICS_NAME, CONFIG_NAME)
 # A resumed run must read the same text, in the same windows, with the same network; these
 # keys (and key prefixes) decide that, so they cannot change on --resume.
 FROZEN_ON_RESUME = ("data.", "model.", "train.batch_size", "train.seq_len")
@@ -69,6 +72,8 @@ class TrainState:
     elapsed_s: float = 0.0
     best_val_loss: float | None = None
     hidden: Hidden | None = None
+    skipped_steps: int = 0
+    consecutive_skips: int = 0
 
 
 @dataclass
@@ -95,6 +100,17 @@ def build_optimizer(model: CharRNN, config: TrainConfig, device: torch.device) -
     return torch.optim.AdamW(groups, lr=config.lr, fused=device.type == "cuda")
 
 
+@dataclass
+class StepResult:
+    loss: torch.Tensor
+    grad_norm: torch.Tensor
+    """The global gradient norm before clipping."""
+    hidden: Hidden | None
+    """The detached state to carry into the next window (None after a skipped step)."""
+    applied: bool
+    """False when the loss or gradient norm was not finite and the update was skipped."""
+
+
 def train_step(
     model: CharRNN,
     optimizer: torch.optim.Optimizer,
@@ -104,9 +120,8 @@ def train_step(
     *,
     grad_clip: float,
     precision: str,
-) -> tuple[torch.Tensor, torch.Tensor, Hidden]:
-    """One truncated-BPTT step. Returns (loss, grad norm before clipping, detached hidden),
-    the first two as device tensors so that the step needs no host sync."""
+) -> StepResult:
+    """One truncated-BPTT step; skipped (no update) when the loss or gradient is not finite."""
     with autocast(inputs.device, precision):
         logits, hidden = model(inputs, hidden)  # (B, T, V)
     loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
@@ -118,8 +133,13 @@ def train_step(
         grad_norm = torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
     else:
         grad_norm = torch.nn.utils.get_total_norm([p.grad for p in parameters])
+    # The one host sync of a step: whether to update must be known before optimizer.step().
+    if not bool(torch.isfinite(loss) & torch.isfinite(grad_norm)):
+        optimizer.zero_grad(set_to_none=True)
+        # The state that led here cannot be trusted either; the next window starts from zeros.
+        return StepResult(loss.detach(), grad_norm.detach(), None, applied=False)
     optimizer.step()
-    return loss.detach(), grad_norm.detach(), detach_hidden(hidden)
+    return StepResult(loss.detach(), grad_norm.detach(), detach_hidden(hidden), applied=True)
 
 
 def resume_config(config_file: Path | None, overrides: list[str]) -> tuple[RunConfig, Checkpoint]:
@@ -159,10 +179,15 @@ def train(
     device = resolve_device(config.device)
     configure_backends(device)
     warn_unused_precision(device, config.train.precision)
-    run_dir = _prepare_run_dir(
-        Path(config.out_dir), resuming=resume_from is not None, overwrite=overwrite
-    )
+    run_dir = Path(config.out_dir)
+    with training_lock(run_dir):
+        start_run(run_dir, resuming=resume_from is not None, overwrite=overwrite)
+        return _train_in(run_dir, config, device, resume_from)
 
+
+def _train_in(
+    run_dir: Path, config: RunConfig, device: torch.device, resume_from: Checkpoint | None
+) -> TrainSummary:
     corpus = load_corpus(config.data)
     vocab, splits = encode_corpus(
         corpus.text, val_fraction=config.data.val_fraction, test_fraction=config.data.test_fraction
@@ -187,6 +212,8 @@ def train(
         state = _restore(resume_from, model, optimizer, device)
 
     (run_dir / CONFIG_NAME).write_text(_config_header(config) + config_to_yaml(config), "utf-8")
+    metrics = MetricsLog(run_dir / METRICS_NAME)
+    metrics.keep_until(state.step)  # records past the checkpoint belong to a lost session
     run = _Run(
         config=config,
         run_dir=run_dir,
@@ -197,8 +224,9 @@ def train(
         optimizer=optimizer,
         state=state,
         val_ids=splits.val.to(device),
-        metrics=MetricsLog(run_dir / METRICS_NAME),
+        metrics=metrics,
         last_val_loss=resume_from.val_loss if resume_from is not None else None,
+        last_saved_step=state.step if resume_from is not None else None,
     )
     if run.last_val_loss is not None:  # resumed from an evaluation: no need to repeat it
         run.last_eval_step = state.step
@@ -218,8 +246,10 @@ class _Window:
     """Running sums between two progress reports."""
 
     loss_sum: torch.Tensor | None = None
+    """Sum of the losses of the applied steps."""
     grad_norm: torch.Tensor | None = None
     steps: int = 0
+    applied_steps: int = 0
     chars: int = 0
     started: float = field(default_factory=time.perf_counter)
 
@@ -239,6 +269,8 @@ class _Run:
     val_ids: torch.Tensor
     metrics: MetricsLog
     last_val_loss: float | None
+    last_saved_step: int | None
+    """The step of the newest last.pt on disk (None: nothing saved yet)."""
     lr: float = 0.0
     window: _Window = field(default_factory=_Window)
     last_eval_step: int = -1
@@ -264,7 +296,7 @@ class _Run:
             self.lr = lr_at(state.step, state.elapsed_s, train)
             for group in self.optimizer.param_groups:
                 group["lr"] = self.lr
-            loss, grad_norm, state.hidden = train_step(
+            result = train_step(
                 self.model,
                 self.optimizer,
                 inputs,
@@ -274,12 +306,8 @@ class _Run:
                 precision=train.precision,
             )
             state.step += 1
-            self.window.loss_sum = (
-                loss if self.window.loss_sum is None else self.window.loss_sum + loss
-            )
-            self.window.grad_norm = grad_norm
-            self.window.steps += 1
-            self.window.chars += inputs.numel()
+            state.hidden = result.hidden
+            self.count(result, chars=inputs.numel())
 
             if state.step % train.log_every == 0:
                 self.report(progress)
@@ -290,6 +318,50 @@ class _Run:
                 self.evaluate_and_save(progress)
                 self.window.started += time.perf_counter() - paused  # chars/s: training only
 
+    def count(self, result: StepResult, *, chars: int) -> None:
+        """Add one step to the report window; stop the run when too many in a row were skipped."""
+        window, state = self.window, self.state
+        window.steps += 1
+        window.chars += chars
+        window.grad_norm = result.grad_norm
+        if result.applied:
+            state.consecutive_skips = 0
+            window.applied_steps += 1
+            previous = window.loss_sum
+            window.loss_sum = result.loss if previous is None else previous + result.loss
+            return
+        state.skipped_steps += 1
+        state.consecutive_skips += 1
+        logger.warning(
+            "step %d skipped: loss %s, gradient norm %s (%d in a row)",
+            state.step,
+            f"{result.loss.item():.4g}",
+            f"{result.grad_norm.item():.4g}",
+            state.consecutive_skips,
+        )
+        if state.consecutive_skips > self.config.train.max_consecutive_skips:
+            raise self.diverged(
+                f"the loss or gradient norm was not finite for {state.consecutive_skips} steps in "
+                f"a row (up to step {state.step}, train.max_consecutive_skips="
+                f"{self.config.train.max_consecutive_skips})"
+            )
+
+    def diverged(self, what: str) -> TrainingDiverged:
+        """The error that stops a diverged run, naming the checkpoint to go back to."""
+        out_dir = self.config.out_dir
+        if self.last_saved_step is None:
+            kept = "no checkpoint was written yet"
+        else:
+            kept = (
+                f"the last good checkpoint is {self.run_dir / LAST_NAME} "
+                f"(step {self.last_saved_step}); to continue from it, "
+                f"charnn train --resume --out-dir {out_dir} --set train.lr=<lower>"
+            )
+        return TrainingDiverged(
+            f"training diverged: {what}; stopped without saving, {kept}; "
+            f"lower train.lr (now {self.config.train.lr:g}) or train.grad_clip"
+        )
+
     def finish(self, progress: Progress) -> None:
         """Report the last partial window and evaluate the final weights, once."""
         if self.window.steps:
@@ -299,8 +371,13 @@ class _Run:
 
     def report(self, progress: Progress) -> None:
         window, state = self.window, self.state
-        assert window.loss_sum is not None and window.grad_norm is not None
-        loss = window.loss_sum.item() / window.steps  # host sync, once per report
+        assert window.grad_norm is not None
+        # Host sync, once per report. A window of skipped steps only has no loss to show.
+        loss = (
+            window.loss_sum.item() / window.applied_steps
+            if window.loss_sum is not None
+            else math.nan
+        )
         grad_norm = window.grad_norm.item()
         seconds = time.perf_counter() - window.started
         chars_per_s = window.chars / seconds if seconds > 0 else 0.0
@@ -313,10 +390,12 @@ class _Run:
             grad_norm=grad_norm,
             chars_per_s=chars_per_s,
             elapsed_s=elapsed_s,
+            skipped_steps=state.skipped_steps,
         )
+        skipped = f" | {state.skipped_steps} skipped" if state.skipped_steps else ""
         progress.report(
             f"step {state.step} | loss {loss:.4f} | lr {self.lr:.2e} | grad norm {grad_norm:.2f} | "
-            f"{chars_per_s:,.0f} chars/s | {elapsed_s:.0f}s",
+            f"{chars_per_s:,.0f} chars/s | {elapsed_s:.0f}s{skipped}",
             loss=loss,
             lr=self.lr,
             chars_per_s=chars_per_s,
@@ -326,13 +405,21 @@ class _Run:
     def evaluate_and_save(self, progress: Progress) -> None:
         state = self.state
         result = evaluate(self.model, self.val_ids)
-        improved = state.best_val_loss is None or result.loss < state.best_val_loss
+        improved = math.isfinite(result.loss) and (
+            state.best_val_loss is None or result.loss < state.best_val_loss
+        )
         if improved:
             state.best_val_loss = result.loss
             self.save(BEST_NAME, val_loss=result.loss)
         self.save(LAST_NAME, val_loss=result.loss)
         self.last_val_loss, self.last_eval_step = result.loss, state.step
-        self.metrics.write("eval", step=state.step, val_loss=result.loss, elapsed_s=state.elapsed_s)
+        self.metrics.write(
+            "eval",
+            step=state.step,
+            val_loss=result.loss,
+            elapsed_s=state.elapsed_s,
+            skipped_steps=state.skipped_steps,
+        )
         progress.note(
             f"step {state.step}: val loss {result.loss:.4f} ({bits_per_char(result.loss):.3f} bpc)"
             f"{', best so far' if improved else ''} [{result.seconds:.1f}s]"
@@ -340,6 +427,8 @@ class _Run:
 
     def save(self, name: str, *, val_loss: float | None) -> None:
         state = self.state
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            raise self.diverged(f"the weights are not finite (NaN or inf) at step {state.step}")
         checkpoint = Checkpoint(
             config=self.config,
             vocab=self.vocab,
@@ -349,6 +438,8 @@ class _Run:
             best_val_loss=state.best_val_loss,
             val_loss=val_loss,
             elapsed_s=state.elapsed_s,
+            skipped_steps=state.skipped_steps,
+            consecutive_skips=state.consecutive_skips,
             hidden=hidden_to_list(state.hidden),
             rng=rng_state(self.device),
             corpus={
@@ -359,6 +450,8 @@ class _Run:
             device=str(self.device),
         )
         save_checkpoint(self.run_dir / name, checkpoint)
+        if name == LAST_NAME:
+            self.last_saved_step = state.step
 
     def log_start(self, *, train_chars: int) -> None:
         model, step = self.config.model, self.state.step
@@ -400,25 +493,6 @@ def _limit_reached(state: TrainState, config: TrainConfig) -> str:
     return ""
 
 
-def _prepare_run_dir(run_dir: Path, *, resuming: bool, overwrite: bool) -> Path:
-    if not resuming:
-        if any((run_dir / name).exists() for name in (LAST_NAME, BEST_NAME)) and not overwrite:
-            raise CheckpointError(
-                f"{run_dir} already holds a run; continue it with --resume, start over with "
-                "--overwrite (deletes its checkpoints), or choose another --out-dir"
-            )
-        # A new run starts clean (also after a run that died before its first checkpoint).
-        for name in RUN_FILES:
-            (run_dir / name).unlink(missing_ok=True)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CheckpointError(
-            f"cannot create run directory {run_dir}: {error.strerror}; choose another --out-dir"
-        ) from None
-    return run_dir
-
-
 def _restore(
     checkpoint: Checkpoint, model: CharRNN, optimizer: torch.optim.Optimizer, device: torch.device
 ) -> TrainState:
@@ -431,6 +505,8 @@ def _restore(
         elapsed_s=checkpoint.elapsed_s,
         best_val_loss=checkpoint.best_val_loss,
         hidden=hidden_from_list(checkpoint.hidden, device),
+        skipped_steps=checkpoint.skipped_steps,
+        consecutive_skips=checkpoint.consecutive_skips,
     )
 
 

@@ -1,0 +1,106 @@
+"""The run directory: which files it holds, who may write to it, and starting a run in it.
+
+    runs/x/
+      config.yaml     the resolved config (human-readable; the checkpoints carry their own)
+      last.pt         the latest state, for --resume
+      best.pt         the weights with the lowest validation loss, for sample and eval
+      metrics.jsonl   one JSON record per report and per evaluation
+      .lock           held by the process training into the folder
+
+Only one process may train into a folder at a time. The lock is an OS-level advisory lock on
+`.lock` (flock), which the kernel releases when the holder exits for any reason, SIGKILL
+included, so a crashed run never leaves the folder locked. The file itself stays; it only
+records who held it last, for the error message.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from charnn.atomic import remove_stale_temporaries
+from charnn.checkpoint import BEST_NAME, LAST_NAME
+from charnn.errors import CheckpointError
+
+CONFIG_NAME = "config.yaml"
+METRICS_NAME = "metrics.jsonl"
+LOCK_NAME = ".lock"
+RUN_FILES = (LAST_NAME, BEST_NAME, METRICS_NAME, CONFIG_NAME)
+
+
+@contextmanager
+def training_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the folder's lock for the duration of the block, or refuse if another process does."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        file = (run_dir / LOCK_NAME).open("a+", encoding="utf-8")
+    except OSError as error:
+        raise CheckpointError(
+            f"cannot use run directory {run_dir}: {error.strerror or error}; "
+            "choose another --out-dir"
+        ) from None
+    try:
+        if not _try_lock(file):
+            holder = _lock_holder(file)
+            raise CheckpointError(
+                f"{run_dir} is in use by another charnn train ({holder}); wait for it to "
+                "finish or stop it, or train into another --out-dir"
+            )
+        file.seek(0)
+        file.truncate()
+        file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        file.flush()
+        yield
+    finally:
+        file.close()  # closing releases the lock
+
+
+def _lock_holder(file: TextIO) -> str:
+    try:
+        file.seek(0)
+        return file.read().strip() or "another process"
+    except OSError:  # Windows: the locked byte cannot be read
+        return "another process"
+
+
+def start_run(run_dir: Path, *, resuming: bool, overwrite: bool) -> None:
+    """Make the (locked) folder ready: refuse to clobber a run by accident, clear a new one."""
+    if not resuming:
+        if any((run_dir / name).exists() for name in (LAST_NAME, BEST_NAME)) and not overwrite:
+            raise CheckpointError(
+                f"{run_dir} already holds a run; continue it with --resume, start over with "
+                "--overwrite (deletes its checkpoints), or choose another --out-dir"
+            )
+        # A new run starts clean (also after a run that died before its first checkpoint).
+        for name in RUN_FILES:
+            (run_dir / name).unlink(missing_ok=True)
+    # Half-written checkpoints of a process that was killed mid-write; we hold the lock, so
+    # no one else is writing them now.
+    remove_stale_temporaries(run_dir)
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _try_lock(file: TextIO) -> bool:
+        file.seek(0)  # msvcrt locks bytes from the current position
+        try:
+            msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+else:
+    import fcntl
+
+    def _try_lock(file: TextIO) -> bool:
+        try:
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True

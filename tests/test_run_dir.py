@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from charnn.errors import CheckpointError
+from charnn.run_dir import LOCK_NAME, RUN_FILES, start_run, training_lock
+
+HOLD_THE_LOCK = """
+import sys, time
+from pathlib import Path
+from charnn.run_dir import training_lock
+with training_lock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_the_lock_refuses_a_second_holder_and_names_the_first(tmp_path: Path) -> None:
+    in_use = r"run is in use by another charnn train \(pid "
+    run = tmp_path / "run"
+    with training_lock(run), pytest.raises(CheckpointError, match=in_use), training_lock(run):
+        pass
+    with training_lock(run):  # free again once released
+        pass
+
+
+def test_a_killed_holder_does_not_keep_the_folder_locked(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    run = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_LOCK, str(run)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=subprocess_env,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        with pytest.raises(CheckpointError, match=rf"pid {holder.pid} on "), training_lock(run):
+            pass
+        holder.send_signal(signal.SIGKILL)  # no chance to clean up
+        holder.wait(timeout=10)
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    while True:  # the kernel drops the lock with the process
+        try:
+            with training_lock(run):
+                break
+        except CheckpointError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    assert (run / LOCK_NAME).exists()
+
+
+def test_a_folder_that_cannot_be_created(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    unusable = r"cannot use run directory .*choose another --out-dir"
+    with pytest.raises(CheckpointError, match=unusable), training_lock(tmp_path / "file" / "run"):
+        pass
+
+
+def test_start_run_refuses_to_clobber_and_clears_on_overwrite(tmp_path: Path) -> None:
+    for name in RUN_FILES:
+        (tmp_path / name).write_text("old")
+    with pytest.raises(CheckpointError, match="already holds a run; continue it with --resume"):
+        start_run(tmp_path, resuming=False, overwrite=False)
+    start_run(tmp_path, resuming=True, overwrite=False)
+    assert all((tmp_path / name).exists() for name in RUN_FILES)
+    start_run(tmp_path, resuming=False, overwrite=True)
+    assert not any((tmp_path / name).exists() for name in RUN_FILES)
+
+
+def test_start_run_removes_half_written_checkpoints(tmp_path: Path) -> None:
+    (tmp_path / "last.pt").write_text("kept")
+    torn = tmp_path / ".last.pt.0a1b2c3d.tmp"
+    torn.write_text("torn by a kill")
+    (tmp_path / ".notes.tmp").write_text("not ours")
+    start_run(tmp_path, resuming=True, overwrite=False)
+    assert not torn.exists()
+    assert (tmp_path / ".notes.tmp").exists() and (tmp_path / "last.pt").read_text() == "kept"
