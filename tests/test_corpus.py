@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from charnn import corpus as corpus_module
 from charnn.config import DataConfig
@@ -18,7 +22,7 @@ from charnn.corpus import (
     read_text_file,
 )
 from charnn.download import download, sha256_of
-from charnn.errors import DataError
+from charnn.errors import ConfigError, DataError
 
 from .conftest import SHARED_SHAKESPEARE
 
@@ -27,12 +31,28 @@ PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
+    """/text: the payload. /flaky: 503 twice, then the payload. /busy: always 503.
+    /stall: the headers, then silence. Anything else: 404."""
+
     def do_GET(self) -> None:
-        if self.path == "/text":
+        hits = self.server.hits  # type: ignore[attr-defined]
+        hits[self.path] = hits.get(self.path, 0) + 1
+        if self.path == "/text" or (self.path == "/flaky" and hits[self.path] > 2):
             self.send_response(200)
             self.send_header("Content-Length", str(len(PAYLOAD)))
             self.end_headers()
             self.wfile.write(PAYLOAD)
+        elif self.path in ("/flaky", "/busy"):
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path == "/stall":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD[:5])
+            self.wfile.flush()
+            time.sleep(3)
         else:
             self.send_response(404)
             self.end_headers()
@@ -42,16 +62,65 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server() -> Iterator[str]:
+def server_and_hits() -> Iterator[tuple[str, dict[str, int]]]:
     """A local HTTP server on 127.0.0.1: tests never touch the internet."""
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    httpd.hits = {}  # type: ignore[attr-defined]  # requests per path
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", httpd.hits  # type: ignore[attr-defined]
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def server(server_and_hits: tuple[str, dict[str, int]]) -> str:
+    return server_and_hits[0]
+
+
+def test_transient_errors_are_retried_with_backoff(
+    server_and_hits: tuple[str, dict[str, int]], tmp_path: Path
+) -> None:
+    server, hits = server_and_hits
+    target = tmp_path / "text.txt"
+    started = time.monotonic()
+    download(f"{server}/flaky", target, sha256=PAYLOAD_SHA, what="t", fix="f", backoff_s=0.2)
+    # Three tries: the first retry at once, the second after 0.2 s of backoff.
+    assert hits["/flaky"] == 3 and 0.2 <= time.monotonic() - started < 5
+    assert target.read_bytes() == PAYLOAD
+    with pytest.raises(
+        DataError, match=r"after 3 attempts \(the server kept answering with an error status\)"
+    ):
+        download(
+            f"{server}/busy",
+            target,
+            sha256=PAYLOAD_SHA,
+            what="t",
+            fix="f",
+            retries=2,
+            backoff_s=0.01,
+        )
+    assert hits["/busy"] == 3 and target.read_bytes() == PAYLOAD  # the good copy stays
+
+
+def test_a_stalled_download_times_out_and_leaves_nothing(server: str, tmp_path: Path) -> None:
+    started = time.monotonic()
+    timed_out = r"\(timed out: no connection within 1s or no data for 0\.3s\)"
+    with pytest.raises(DataError, match=timed_out):
+        download(
+            f"{server}/stall",
+            tmp_path / "t.txt",
+            sha256=PAYLOAD_SHA,
+            what="t",
+            fix="f",
+            retries=0,
+            timeouts_s=(1.0, 0.3),
+        )
+    assert time.monotonic() - started < 2.5
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_download_verifies_and_renames(server: str, tmp_path: Path) -> None:
@@ -72,7 +141,7 @@ def test_a_hash_mismatch_deletes_the_download(server: str, tmp_path: Path) -> No
 
 def test_http_errors_and_no_network_name_the_way_out(server: str, tmp_path: Path) -> None:
     with pytest.raises(
-        DataError, match=r"could not download test text .*HTTPError.*; pass data.path"
+        DataError, match=r"could not download test text .*\(HTTP 404 Not Found\); pass data.path"
     ):
         download(
             f"{server}/missing",
@@ -84,7 +153,7 @@ def test_http_errors_and_no_network_name_the_way_out(server: str, tmp_path: Path
         )
     # A port nobody listens on: connection refused, as when offline.
     with pytest.raises(
-        DataError, match=r"could not download test text .*ConnectionError.*; pass data.path"
+        DataError, match=r"could not download test text .*\(cannot connect: no network.*; pass data"
     ):
         download(
             "http://127.0.0.1:9/text",
@@ -174,12 +243,69 @@ def test_unreadable_text_files(tmp_path: Path) -> None:
         read_text_file(empty)
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("café crème".encode("latin-1"))
-    with pytest.raises(DataError, match=r"not UTF-8 text \(byte 0xe9 at offset 3\).*iconv"):
+    with pytest.raises(
+        DataError, match=r"not valid utf-8 \(byte 0xe9 at offset 3; .*data\.encoding.*data\.errors"
+    ):
         read_text_file(latin1)
     binary = tmp_path / "image.png"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
-    with pytest.raises(DataError, match="not UTF-8 text"):
+    with pytest.raises(DataError, match="not valid utf-8"):
         read_text_file(binary)
+    only_bad_bytes = tmp_path / "bad.txt"
+    only_bad_bytes.write_bytes(b"\xff\xfe\xff")
+    with pytest.raises(DataError, match="no text left after decoding"):
+        read_text_file(only_bad_bytes, errors="ignore")
+
+
+def test_the_encoding_and_error_policy_are_explicit(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("café crème\r\n".encode("latin-1"))
+    assert load_corpus(DataConfig(path=str(latin1), encoding="latin-1")).text == "café crème\r\n"
+    replaced = load_corpus(DataConfig(path=str(latin1), errors="replace")).text
+    assert replaced == "caf\ufffd cr\ufffdme\r\n"
+    assert load_corpus(DataConfig(path=str(latin1), errors="ignore")).text == "caf crme\r\n"
+    with pytest.raises(ConfigError, match=r"data\.encoding 'klingon' is not an encoding"):
+        DataConfig(encoding="klingon")
+    with pytest.raises(ConfigError, match=r"data\.errors must be one of strict, replace, ignore"):
+        DataConfig(errors="surrogateescape")
+
+
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@settings(FUZZ, max_examples=200)
+@given(
+    raw=st.binary(max_size=200),
+    encoding=st.sampled_from(["utf-8", "latin-1", "utf-16"]),
+    errors=st.sampled_from(["strict", "replace", "ignore"]),
+)
+def test_any_bytes_give_the_decoded_text_or_one_clear_error(
+    tmp_path: Path, raw: bytes, encoding: str, errors: str
+) -> None:
+    path = tmp_path / "fuzz.txt"
+    path.write_bytes(raw)
+    try:
+        text = read_text_file(path, encoding=encoding, errors=errors)
+    except DataError as error:
+        assert str(path) in str(error) and "\n" not in str(error)
+        expected = None
+        with contextlib.suppress(UnicodeDecodeError):
+            expected = raw.decode(encoding, errors)
+        assert not expected  # refused only when the bytes do not decode to any text
+    else:
+        assert text == raw.decode(encoding, errors) and text  # exactly the bytes, no newline games
+
+
+@FUZZ
+@given(text=st.text(min_size=1, max_size=100))
+def test_any_utf8_text_reads_back_exactly(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "fuzz.txt"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in text):  # lone surrogates are not UTF-8
+        with pytest.raises(DataError, match="not valid utf-8"):
+            read_text_file(path)
+    else:
+        assert read_text_file(path) == text
 
 
 def test_corpus_hash_identifies_the_text(tmp_path: Path) -> None:

@@ -67,3 +67,19 @@ def test_empty_and_repeated_vocabularies_are_refused() -> None:
         CharVocab("")
     with pytest.raises(DataError, match="repeat"):
         CharVocab("aa")
+
+
+def test_fit_handles_unseen_characters_by_policy(caplog: pytest.LogCaptureFixture) -> None:
+    vocab = CharVocab("abc ")
+    with pytest.raises(DataError, match=r"2 character\(s\).*'é', 'ü'.*--unknown-chars drop"):
+        vocab.fit("aébü", policy="error", what="the prime text")
+    with caplog.at_level("WARNING", logger="charnn"):
+        assert vocab.fit("aébü", policy="drop", what="the prime text") == "ab"
+    assert "dropped 2 unseen character(s) in the prime text: 'é', 'ü'" in caplog.text
+    assert vocab.fit("aébü", policy="replace", what="x") == "a b "
+    assert vocab.fit("aébü", policy="replace", replacement="c", what="x") == "acbc"
+    assert vocab.fit("abc", policy="error", what="x") == "abc"
+    with pytest.raises(DataError, match=r"replacement 'z' is not one character the model knows"):
+        vocab.fit("aé", policy="replace", replacement="z", what="x")
+    with pytest.raises(DataError, match=r"unknown policy 'skip'.*error, drop, replace"):
+        vocab.fit("aé", policy="skip", what="x")

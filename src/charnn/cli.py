@@ -109,6 +109,23 @@ DeviceOption = Annotated[
     ),
 ]
 
+UnknownCharsOption = Annotated[
+    str,
+    typer.Option(
+        "--unknown-chars",
+        help="Characters the model never saw in training: error (name them and stop), drop "
+        "them, or replace them with --replace-with.",
+    ),
+]
+ReplaceWithOption = Annotated[
+    str,
+    typer.Option(
+        "--replace-with",
+        help="The character that --unknown-chars replace puts in place of unseen ones; it "
+        "must be in the model's vocabulary.",
+    ),
+]
+
 TRAIN_EPILOG = (
     "Examples:  charnn train  |  "
     "charnn train configs/shakespeare-lstm.yaml --set train.lr=3e-3  |  "
@@ -236,6 +253,8 @@ def sample(
     num_samples: Annotated[
         int, typer.Option("--num-samples", help="How many samples to generate (in one batch).")
     ] = 1,
+    unknown_chars: UnknownCharsOption = "error",
+    replace_with: ReplaceWithOption = " ",
     device: DeviceOption = None,
 ) -> None:
     """Generate text from a trained model, streaming it to stdout as it is made."""
@@ -247,6 +266,10 @@ def sample(
         options = SamplingOptions(temperature=temperature, top_k=top_k, top_p=top_p)
         torch_device = resolve_device(device or "auto")
         checkpoint = load_checkpoint(checkpoint_path(run), map_location="cpu")
+        # The prime the model reads is the one printed, so the output is what it continued.
+        prime = checkpoint.vocab.fit(
+            prime, policy=unknown_chars, replacement=replace_with, what="the prime text"
+        )
         model = checkpoint.build_model(torch_device)
         chosen_seed = seed if seed is not None else int(time.time_ns() % 2**31)
         steps = generate(
@@ -308,9 +331,22 @@ def eval_(
     text_file: Annotated[
         Path | None,
         typer.Option(
-            "--text-file", help="Score this UTF-8 text file instead of a split.", show_default=False
+            "--text-file", help="Score this text file instead of a split.", show_default=False
         ),
     ] = None,
+    encoding: Annotated[
+        str, typer.Option("--encoding", help="The encoding of --text-file, e.g. latin-1.")
+    ] = "utf-8",
+    errors: Annotated[
+        str,
+        typer.Option(
+            "--errors",
+            help="Bytes of --text-file not valid in its encoding: strict (stop), replace "
+            "(with U+FFFD) or ignore (drop them).",
+        ),
+    ] = "strict",
+    unknown_chars: UnknownCharsOption = "error",
+    replace_with: ReplaceWithOption = " ",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of a table.")
     ] = False,
@@ -319,14 +355,21 @@ def eval_(
     """Score a model: loss (nats/char), bits/char, perplexity; hidden state carried throughout."""
     with _user_errors():
         from charnn.checkpoint import checkpoint_path, load_checkpoint
-        from charnn.evaluator import evaluate_checkpoint
+        from charnn.evaluator import TextFileOptions, evaluate_checkpoint
         from charnn.runtime import resolve_device
 
         torch_device = resolve_device(device or "auto")
         path = checkpoint_path(run)
         checkpoint = load_checkpoint(path, map_location="cpu")
+        text_options = TextFileOptions(
+            encoding=encoding, errors=errors, unknown_chars=unknown_chars, replacement=replace_with
+        )
         result = evaluate_checkpoint(
-            checkpoint, device=torch_device, split=split, text_file=text_file
+            checkpoint,
+            device=torch_device,
+            split=split,
+            text_file=text_file,
+            text_options=text_options,
         )
         scored = str(text_file) if text_file is not None else f"{split} split"
         if as_json:

@@ -13,6 +13,7 @@ YAML 1.1 and reads `lr: 3e-3` as the *string* "3e-3".
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import difflib
 import math
@@ -30,6 +31,7 @@ from charnn.errors import ConfigError
 CELLS = ("lstm", "gru", "rnn")
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("fp32", "bf16")
+DECODE_ERRORS = ("strict", "replace", "ignore")
 
 
 def _require(condition: bool, message: str) -> None:
@@ -46,7 +48,12 @@ class DataConfig:
     """Where the text comes from and how it is split."""
 
     path: str | None = None
-    """A local UTF-8 text file. When set, it is used and `source` is ignored."""
+    """A local text file. When set, it is used and `source` is ignored."""
+    encoding: str = "utf-8"
+    """The encoding of `path`, e.g. `latin-1` or `utf-16`."""
+    errors: str = "strict"
+    """Bytes of `path` that are not valid in `encoding`: `strict` (refuse the file), `replace`
+    (with U+FFFD) or `ignore` (drop them)."""
     source: str = "pydoc-topics"
     """A named corpus: `pydoc-topics` (offline, ships with Python) or `tinyshakespeare`."""
     val_fraction: float = 0.1
@@ -69,6 +76,20 @@ class DataConfig:
             f"got {self.val_fraction} + {self.test_fraction}",
         )
         _require(self.path != "", "data.path is empty; give a text file or leave it unset")
+        _require(is_known_encoding(self.encoding), unknown_encoding(self.encoding, "data.encoding"))
+        _one_of("data.errors", self.errors, DECODE_ERRORS)
+
+
+def is_known_encoding(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
+
+
+def unknown_encoding(name: str, key: str) -> str:
+    return f"{key} {name!r} is not an encoding Python knows; try utf-8, latin-1, cp1252 or utf-16"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

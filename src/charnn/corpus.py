@@ -60,7 +60,8 @@ def data_dir() -> Path:
 def load_corpus(data: DataConfig) -> Corpus:
     """The whole text a run trains and validates on."""
     if data.path is not None:
-        return Corpus(text=read_text_file(Path(data.path)), name=data.path)
+        text = read_text_file(Path(data.path), encoding=data.encoding, errors=data.errors)
+        return Corpus(text=text, name=data.path)
     if data.source == "pydoc-topics":
         return Corpus(text=_pydoc_topics(), name="pydoc-topics")
     if data.source in REMOTE_CORPORA:
@@ -72,8 +73,22 @@ def load_corpus(data: DataConfig) -> Corpus:
     )
 
 
-def read_text_file(path: Path, *, what: str = "text file") -> str:
-    """Read a UTF-8 text file, turning each way it can be unusable into one clear DataError."""
+TRAIN_DECODING_FIX = (
+    "if it is text in another encoding, set data.encoding (e.g. --set data.encoding=latin-1); "
+    "to replace the bad bytes with U+FFFD instead, set data.errors=replace"
+)
+
+
+def read_text_file(
+    path: Path,
+    *,
+    what: str = "text file",
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    decoding_fix: str = TRAIN_DECODING_FIX,
+) -> str:
+    """Read a text file, turning each way it can be unusable into one clear DataError;
+    `decoding_fix` says how to choose another encoding or error policy where the text is read."""
     if not path.exists():
         raise DataError(f"{what} {path} does not exist; check the path")
     if path.is_dir():
@@ -86,12 +101,15 @@ def read_text_file(path: Path, *, what: str = "text file") -> str:
         raise DataError(f"{what} {path} is empty; give a file with text in it")
     try:
         # Bytes are decoded as they are: no newline translation, so ids match the file exactly.
-        return raw.decode("utf-8")
+        text = raw.decode(encoding, errors)
     except UnicodeDecodeError as error:
         raise DataError(
-            f"{what} {path} is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset "
-            f"{error.start}); convert it first, e.g. iconv -f latin1 -t utf-8"
+            f"{what} {path} is not valid {encoding} (byte 0x{raw[error.start]:02x} at offset "
+            f"{error.start}; a binary file?); {decoding_fix}"
         ) from None
+    if not text:
+        raise DataError(f"{what} {path} has no text left after decoding; check the encoding")
+    return text
 
 
 def fetch_remote_corpus(name: str) -> Path:

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from charnn.checkpoint import Checkpoint
+from charnn.config import DECODE_ERRORS, is_known_encoding, unknown_encoding
 from charnn.corpus import load_corpus, read_text_file
 from charnn.data import encode_corpus
 from charnn.errors import CharnnError, DataError
@@ -82,19 +83,55 @@ def evaluate(model: CharRNN, ids: torch.Tensor, *, chunk_len: int = 2048) -> Eva
     return EvalResult(loss=loss, chars=scored, seconds=time.perf_counter() - started)
 
 
+@dataclass(frozen=True, kw_only=True)
+class TextFileOptions:
+    """How `charnn eval --text-file` reads a file: its encoding, and what to do with bytes that
+    are not valid in it and with characters the model never saw."""
+
+    encoding: str = "utf-8"
+    errors: str = "strict"
+    unknown_chars: str = "error"
+    replacement: str = " "
+
+
+EVAL_DECODING_FIX = (
+    "if it is text in another encoding, pass --encoding (e.g. --encoding latin-1); "
+    "to replace the bad bytes with U+FFFD instead, pass --errors replace"
+)
+
+
 def evaluate_checkpoint(
     checkpoint: Checkpoint,
     *,
     device: torch.device,
     split: str = "val",
     text_file: Path | None = None,
+    text_options: TextFileOptions | None = None,
 ) -> EvalResult:
     """Score a checkpoint on its run's own split, or on any text file."""
     model = checkpoint.build_model(device)
     if text_file is not None:
-        text = read_text_file(text_file)
-        return evaluate(model, checkpoint.vocab.encode(text, what=f"text file {text_file}"))
+        return evaluate(model, _text_file_ids(checkpoint, text_file, text_options))
     return evaluate(model, _split_ids(checkpoint, split))
+
+
+def _text_file_ids(
+    checkpoint: Checkpoint, path: Path, options: TextFileOptions | None
+) -> torch.Tensor:
+    options = options or TextFileOptions()
+    if not is_known_encoding(options.encoding):
+        raise DataError(unknown_encoding(options.encoding, "--encoding"))
+    if options.errors not in DECODE_ERRORS:
+        allowed = ", ".join(DECODE_ERRORS)
+        raise DataError(f"--errors must be one of {allowed}; got {options.errors!r}")
+    what = f"text file {path}"
+    text = read_text_file(
+        path, encoding=options.encoding, errors=options.errors, decoding_fix=EVAL_DECODING_FIX
+    )
+    text = checkpoint.vocab.fit(
+        text, policy=options.unknown_chars, replacement=options.replacement, what=what
+    )
+    return checkpoint.vocab.encode(text, what=what)
 
 
 def _split_ids(checkpoint: Checkpoint, split: str) -> torch.Tensor:

@@ -14,7 +14,7 @@ import torch
 
 from charnn.errors import CharnnError
 from charnn.model import CharRNN
-from charnn.vocab import CharVocab
+from charnn.vocab import UNKNOWN_CHARS_FIX, CharVocab
 
 # With no prime, generation starts as if after this character (a line break is where text
 # naturally starts); it is not part of the output.
@@ -93,7 +93,7 @@ def generate(
     if num_samples < 1:
         raise CharnnError(f"--num-samples must be >= 1; got {num_samples}")
     start = prime or (DEFAULT_START if DEFAULT_START in vocab else vocab.chars[0])
-    prime_ids = vocab.encode(start, what="the prime text")
+    prime_ids = vocab.encode(start, what="the prime text", fix=UNKNOWN_CHARS_FIX)
     return _generate(
         model, vocab, prime_ids, length, num_samples, options or SamplingOptions(), seed
     )

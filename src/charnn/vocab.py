@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
 
 from charnn.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN_CHAR_POLICIES = ("error", "drop", "replace")
+"""What to do with characters of a prime or scored text that the model never saw in training."""
+UNKNOWN_CHARS_FIX = (
+    "remove them, or pass --unknown-chars drop (or --unknown-chars replace, with --replace-with)"
+)
 
 
 class CharVocab:
@@ -44,17 +53,45 @@ class CharVocab:
         """Characters of `text` that are not in the vocabulary, in order of first appearance."""
         return [char for char in dict.fromkeys(text) if char not in self._ids]
 
-    def encode(self, text: str, *, what: str = "the text") -> torch.Tensor:
-        """`text` as a 1-D int64 tensor of ids; `what` names the text in the error message."""
+    def encode(
+        self, text: str, *, what: str = "the text", fix: str = "remove or replace them"
+    ) -> torch.Tensor:
+        """`text` as a 1-D int64 tensor of ids; `what` names the text in the error message and
+        `fix` says what to do about characters the model never saw."""
         unknown = self.unknown_chars(text)
         if unknown:
-            shown = ", ".join(repr(char) for char in unknown[:10])
-            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
             raise DataError(
                 f"{what} has {len(unknown)} character(s) the model never saw in training: "
-                f"{shown}{more}; remove or replace them"
+                f"{_show(unknown)}; {fix}"
             )
         return torch.tensor([self._ids[char] for char in text], dtype=torch.long)
+
+    def fit(self, text: str, *, policy: str, replacement: str = " ", what: str) -> str:
+        """`text` with the characters the model never saw handled by `policy`: `error` refuses
+        them (naming them), `drop` removes them, `replace` puts `replacement` in their place."""
+        if policy not in UNKNOWN_CHAR_POLICIES:
+            raise DataError(
+                f"unknown policy {policy!r} for unseen characters; "
+                f"use one of {', '.join(UNKNOWN_CHAR_POLICIES)}"
+            )
+        unknown = self.unknown_chars(text)
+        if not unknown:
+            return text
+        if policy == "error":
+            self.encode(text, what=what, fix=UNKNOWN_CHARS_FIX)
+        if policy == "replace" and (len(replacement) != 1 or replacement not in self):
+            raise DataError(
+                f"the replacement {replacement!r} is not one character the model knows; "
+                f"choose one of its characters with --replace-with, e.g. {self.chars[-1]!r}"
+            )
+        substitute = replacement if policy == "replace" else ""
+        missing = set(unknown)
+        fitted = "".join(substitute if char in missing else char for char in text)
+        done = "replaced" if policy == "replace" else "dropped"
+        logger.warning(
+            "%s %d unseen character(s) in %s: %s", done, len(unknown), what, _show(unknown)
+        )
+        return fitted
 
     def decode(self, ids: Iterable[int] | torch.Tensor) -> str:
         if isinstance(ids, torch.Tensor):
@@ -70,3 +107,8 @@ class CharVocab:
         if not isinstance(chars, str):
             raise DataError("the stored vocabulary is malformed (expected a string of characters)")
         return cls(chars)
+
+
+def _show(chars: list[str], limit: int = 10) -> str:
+    shown = ", ".join(repr(char) for char in chars[:limit])
+    return shown + (f" and {len(chars) - limit} more" if len(chars) > limit else "")
