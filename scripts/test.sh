@@ -7,4 +7,5 @@ bash scripts/setup.sh
 .venv/bin/ruff format --check src tests scripts
 # Two cores: one torch thread per test process keeps timings predictable.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-.venv/bin/python -m pytest "$@"
+# pyproject's addopts skip the slow tests; the explicit -m here runs every test, slow ones too.
+.venv/bin/python -m pytest -m "slow or not slow" "$@"

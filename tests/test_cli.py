@@ -170,64 +170,6 @@ def test_eval_a_text_file_and_the_test_split(trained_run: Path, tmp_path: Path) 
     assert invoke("eval", str(trained_run), "--split", "test").exit_code == 0
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["train", "--set", "model.hiden_size=3"], "did you mean 'model.hidden_size'"),
-        (["train", "--set", "train.lr=fast"], "'train.lr' expects a number"),
-        (["train", "--set", "train.batch_size=0"], "train.batch_size must be > 0"),
-        (["train", "missing.yaml"], "config file missing.yaml does not exist"),
-        (["train", "--data", "missing.txt"], "missing.txt does not exist"),
-        (
-            ["train", "--device", "cuda:99", "--set", "train.max_steps=1"],
-            "device 'cuda:99' was asked for",
-        ),
-        (["train", "--resume", "--overwrite"], "pick one"),
-        (["sample", "no/such/run"], "no/such/run does not exist"),
-        (["eval", "no/such/run"], "no/such/run does not exist"),
-    ],
-)
-def test_user_errors_are_one_line_and_exit_2(
-    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert_user_error(invoke(*args), message)
-
-
-def test_bad_yaml_reports_the_line(tmp_path: Path) -> None:
-    path = tmp_path / "bad.yaml"
-    path.write_text("model:\n  cell: lstm\n   hidden_size: 3\n", encoding="utf-8")
-    assert_user_error(invoke("train", str(path)), "is not valid YAML at line 3")
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--temperature", "-1"], "--temperature must be >= 0"),
-        (["--top-p", "0"], "--top-p must be in (0, 1]"),
-        (["--top-k", "-2"], "--top-k must be >= 0"),
-        (["--length", "-5"], "--length must be >= 0"),
-        (["--num-samples", "0"], "--num-samples must be >= 1"),
-        (["--prime", "Ωmega"], "never saw in training: 'Ω'"),
-        (["--device", "tpu"], "unknown device 'tpu'"),
-    ],
-)
-def test_sample_user_errors(trained_run: Path, args: list[str], message: str) -> None:
-    result = invoke("sample", str(trained_run), *args)
-    assert_user_error(result, message)
-    assert result.stdout == ""  # nothing printed before the error
-
-
-def test_eval_user_errors(trained_run: Path, tmp_path: Path) -> None:
-    assert_user_error(invoke("eval", str(trained_run), "--split", "train"), "unknown split 'train'")
-    empty = tmp_path / "empty.txt"
-    empty.write_text("", encoding="utf-8")
-    assert_user_error(invoke("eval", str(trained_run), "--text-file", str(empty)), "is empty")
-    garbage = tmp_path / "garbage.pt"
-    garbage.write_bytes(b"\x00" * 100)
-    assert_user_error(invoke("eval", str(garbage)), "not a readable checkpoint")
-
-
 def test_training_into_a_finished_run_needs_resume_or_overwrite(config_file: Path) -> None:
     assert invoke("train", str(config_file)).exit_code == 0
     assert_user_error(invoke("train", str(config_file)), "already holds a run")

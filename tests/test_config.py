@@ -88,6 +88,21 @@ def test_unknown_key_is_an_error_that_suggests_the_closest(tmp_path: Path) -> No
         load_config(write_yaml(tmp_path, "trian:\n  lr: 1.0\n"))
 
 
+@pytest.mark.parametrize(
+    ("key", "ours"),
+    [
+        ("train.learning_rate", "train.lr"),
+        ("model.rnn_size", "model.hidden_size"),
+        ("nhid", "model.hidden_size"),
+        ("train.block_size", "train.seq_len"),
+        ("bptt", "train.seq_len"),
+    ],
+)
+def test_names_from_other_tools_point_to_ours(key: str, ours: str) -> None:
+    with pytest.raises(ConfigError, match=rf"unknown config key '{key}' \(did you mean '{ours}'"):
+        load_config(overrides=[f"{key}=1"])
+
+
 def test_unknown_key_without_a_close_match_has_no_suggestion() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(overrides=["zzz=1"])

@@ -245,8 +245,37 @@ def _build(cls: type, tree: Mapping[str, Any], *, prefix: str) -> Any:
     return cls(**values)
 
 
+# What other char-RNN tools call our keys (char-rnn, torch-rnn, nanoGPT, word_language_model),
+# so that a user who brings their habits gets pointed at the right key.
+FAMILIAR_NAMES = {
+    "learning_rate": "train.lr",
+    "rnn_size": "model.hidden_size",
+    "nhid": "model.hidden_size",
+    "hidden": "model.hidden_size",
+    "n_layers": "model.num_layers",
+    "nlayers": "model.num_layers",
+    "model_type": "model.cell",
+    "rnn_type": "model.cell",
+    "emsize": "model.embedding_dim",
+    "wordvec_size": "model.embedding_dim",
+    "bsz": "train.batch_size",
+    "seq_length": "train.seq_len",
+    "bptt": "train.seq_len",
+    "block_size": "train.seq_len",
+    "max_iters": "train.max_steps",
+    "max_epochs": "train.max_steps",
+    "eval_interval": "train.eval_every",
+    "clip": "train.grad_clip",
+    "checkpoint_dir": "out_dir",
+    "data_dir": "data.path",
+}
+
+
 def _unknown_key_message(dotted: str) -> str:
-    close = difflib.get_close_matches(dotted, known_keys(), n=1, cutoff=0.6)
+    familiar = FAMILIAR_NAMES.get(dotted.rsplit(".", 1)[-1])
+    close = (
+        [familiar] if familiar else difflib.get_close_matches(dotted, known_keys(), n=1, cutoff=0.6)
+    )
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return (
         f"unknown config key {dotted!r}{hint}; `charnn train --help` and the README list the keys"
