@@ -290,3 +290,15 @@ def test_ctrl_c_saves_and_resume_finishes_the_run(
     )
     assert resumed.exit_code == 0, resumed.output
     assert load_checkpoint(tmp_path / "run" / "last.pt").step == stopped_at + 10
+
+
+def test_eval_in_windows_beside_the_carried_state(trained_run: Path) -> None:
+    carried = json.loads(invoke("eval", str(trained_run), "--json").stdout)
+    windowed = invoke("eval", str(trained_run), "--window", "8", "--json")
+    assert windowed.exit_code == 0, windowed.output
+    record = json.loads(windowed.stdout)
+    assert record["window"] == 8 and carried["window"] is None
+    assert record["chars"] == carried["chars"]
+    assert record["loss"] > carried["loss"]  # 8 characters of context know less than all of them
+    table = invoke("eval", str(trained_run), "--window", "8").stdout
+    assert "val split in windows of 8 characters scored by" in table

@@ -36,6 +36,31 @@ def test_loss_equals_a_direct_computation(cell: str, chunk_len: int) -> None:
     assert result.loss == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.parametrize("window", [1, 7, 64, 299, 1000])
+def test_windowed_loss_equals_independent_windows_scored_one_by_one(
+    window: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(hidden_size=16, num_layers=2, embedding_dim=8), vocab_size=11)
+    ids = torch.randint(0, 11, (300,))
+    monkeypatch.setattr("charnn.evaluator.WINDOW_BATCH_CHARS", 100)  # several batches
+    result = evaluate(model, ids, window=window)
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, 299, window):  # the protocol, spelt out: fresh state per window
+            stop = min(start + window, 299)
+            logits, _ = model(ids[start:stop].unsqueeze(0))
+            total += F.cross_entropy(logits[0], ids[start + 1 : stop + 1], reduction="sum").item()
+    assert result.chars == 299
+    assert result.loss == pytest.approx(total / 299, rel=1e-5)
+    carried = evaluate(model, ids)
+    if window >= 299:  # one window holding the whole text is the carried-state score
+        assert result.loss == pytest.approx(carried.loss, rel=1e-5)
+    with pytest.raises(CharnnError, match="--window must be >= 1"):
+        evaluate(model, ids, window=0)
+
+
 def test_units() -> None:
     result = EvalResult(loss=math.log(4), chars=1000, seconds=0.5)
     assert result.bpc == pytest.approx(2.0)

@@ -313,6 +313,7 @@ def _print_samples(steps: Iterator[list[str]], *, prime: str, num_samples: int) 
 @app.command(
     name="eval",
     epilog="Examples:  charnn eval runs/default  |  charnn eval runs/x --split test --json  |  "
+    "charnn eval runs/x --window 64  |  "
     "charnn eval runs/x --text-file other.txt",
 )
 def eval_(
@@ -347,6 +348,15 @@ def eval_(
     ] = "strict",
     unknown_chars: UnknownCharsOption = "error",
     replace_with: ReplaceWithOption = " ",
+    window: Annotated[
+        int | None,
+        typer.Option(
+            "--window",
+            help="Score in independent windows of N characters, each from a fresh state (how a "
+            "model with a context of N is scored). Default: the state is carried throughout.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of a table.")
     ] = False,
@@ -370,14 +380,18 @@ def eval_(
             split=split,
             text_file=text_file,
             text_options=text_options,
+            window=window,
         )
         scored = str(text_file) if text_file is not None else f"{split} split"
+        if window is not None:
+            scored += f" in windows of {window} characters"
         if as_json:
             record = {
                 **result.to_dict(),
                 "text": scored,
                 "checkpoint": str(path),
                 "step": checkpoint.step,
+                "window": window,
             }
             typer.echo(json.dumps(record))
             return

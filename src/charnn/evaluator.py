@@ -4,6 +4,11 @@ The text is read as one stream, the way the model would read it, so every charac
 first is predicted with the whole text before it in the hidden state. It is fed in chunks of
 `chunk_len` characters: the recurrent kernels loop over time inside one call, so there is no
 Python work per character.
+
+`window=N` scores the text the way a model with a context of N characters (a transformer with
+block size N) is scored: in independent windows of N characters, each read from a fresh state,
+so the first character of a window is predicted from nothing but its predecessor. Windows are
+scored many at once, as one batch.
 """
 
 from __future__ import annotations
@@ -58,10 +63,21 @@ class EvalResult:
         }
 
 
-def evaluate(model: CharRNN, ids: torch.Tensor, *, chunk_len: int = 2048) -> EvalResult:
-    """Mean loss of `model` predicting ids[1:] from ids[:-1], one stream, state carried."""
+WINDOW_BATCH_CHARS = 1 << 16
+"""Characters per batch of windows: bounds the memory of windowed scoring."""
+
+
+def evaluate(
+    model: CharRNN, ids: torch.Tensor, *, chunk_len: int = 2048, window: int | None = None
+) -> EvalResult:
+    """Mean loss of `model` predicting ids[1:] from ids[:-1]: one stream with the state carried,
+    or, with `window`, independent windows of that many characters from a fresh state."""
     if len(ids) < 2:
         raise DataError("a text needs at least 2 characters to be scored")
+    if window is not None:
+        if window < 1:
+            raise CharnnError(f"--window must be >= 1 character; got {window}")
+        return _evaluate_windows(model, ids, window)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -100,6 +116,42 @@ EVAL_DECODING_FIX = (
 )
 
 
+def _evaluate_windows(model: CharRNN, ids: torch.Tensor, window: int) -> EvalResult:
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    started = time.perf_counter()
+    scored = len(ids) - 1
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    # Window k reads ids[kN : kN + N] and predicts ids[kN + 1 : kN + N + 1]; the last may be short.
+    full_windows, remainder = divmod(scored, window)
+    per_batch = max(1, WINDOW_BATCH_CHARS // window)
+    try:
+        with torch.inference_mode():
+            for first in range(0, full_windows, per_batch):
+                last = min(first + per_batch, full_windows)
+                span = slice(first * window, last * window)
+                inputs = ids[span].view(-1, window).to(device)  # (W, N)
+                targets = ids[span.start + 1 : span.stop + 1].view(-1, window).to(device)
+                total += _summed_loss(model, inputs, targets)
+            if remainder:
+                start = full_windows * window
+                inputs = ids[start:scored].unsqueeze(0).to(device)  # (1, remainder)
+                targets = ids[start + 1 :].unsqueeze(0).to(device)
+                total += _summed_loss(model, inputs, targets)
+            loss = total.item() / scored
+    finally:
+        model.train(was_training)
+    return EvalResult(loss=loss, chars=scored, seconds=time.perf_counter() - started)
+
+
+def _summed_loss(model: CharRNN, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    logits, _ = model(inputs)  # (W, N, V), each row from a fresh state
+    return F.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="sum"
+    )
+
+
 def evaluate_checkpoint(
     checkpoint: Checkpoint,
     *,
@@ -107,12 +159,16 @@ def evaluate_checkpoint(
     split: str = "val",
     text_file: Path | None = None,
     text_options: TextFileOptions | None = None,
+    window: int | None = None,
 ) -> EvalResult:
-    """Score a checkpoint on its run's own split, or on any text file."""
+    """Score a checkpoint on its run's own split, or on any text file; state carried through
+    the whole text, or in independent windows of `window` characters."""
     model = checkpoint.build_model(device)
     if text_file is not None:
-        return evaluate(model, _text_file_ids(checkpoint, text_file, text_options))
-    return evaluate(model, _split_ids(checkpoint, split))
+        ids = _text_file_ids(checkpoint, text_file, text_options)
+    else:
+        ids = _split_ids(checkpoint, split)
+    return evaluate(model, ids, window=window)
 
 
 def _text_file_ids(

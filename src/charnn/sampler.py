@@ -14,6 +14,7 @@ import torch
 
 from charnn.errors import CharnnError
 from charnn.model import CharRNN
+from charnn.stepper import Stepper
 from charnn.vocab import UNKNOWN_CHARS_FIX, CharVocab
 
 # With no prime, generation starts as if after this character (a line break is where text
@@ -113,14 +114,14 @@ def _generate(
     model.eval()
     with torch.inference_mode():
         inputs = prime_ids.to(device).unsqueeze(0).expand(num_samples, -1)  # (N, P)
-        logits, hidden = model(inputs)  # (N, P, V)
+        logits, hidden = model(inputs)  # (N, P, V): the whole prime in one call
         logits = logits[:, -1]  # (N, V)
+        stepper = Stepper(model, hidden)  # then one character at a time, the lean way
         for step in range(length):
             chosen = next_ids(logits, options, generator)  # (N,)
             yield [vocab.chars[index] for index in chosen.tolist()]
             if step + 1 < length:
-                step_logits, hidden = model(chosen.unsqueeze(1), hidden)  # (N, 1, V)
-                logits = step_logits[:, -1]
+                logits = stepper.step(chosen)
 
 
 def sample_text(

@@ -6,7 +6,9 @@ Each layer computes
 
 with nn.RNN's parameter names, shapes, initialisation and call signature, so state dicts copy
 across and the two compute the same function. The input projection of every time step is one
-matrix product over the whole window; only the recurrent product runs step by step.
+matrix product over the whole window; only the recurrent product runs step by step, inside one
+autograd function (`TanhRecurrence`) with a hand-written backward pass through time, so autograd
+records one node per layer and window instead of a few per time step.
 """
 
 from __future__ import annotations
@@ -16,6 +18,53 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+class TanhRecurrence(torch.autograd.Function):
+    """outputs[t] = tanh(projected[t] + outputs[t-1] @ weight_hh^T), with outputs[-1] = h0.
+
+    Forward: one addmm and one in-place tanh per step. Backward through time: with
+    dz[t] = (grad[t] + dz[t+1] @ weight_hh) * (1 - outputs[t]^2), one addmm and one multiply per
+    step; the weight gradient is then a single product over the whole window.
+    """
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        projected: torch.Tensor,
+        h0: torch.Tensor,
+        weight_hh: torch.Tensor,
+    ) -> torch.Tensor:
+        outputs = torch.empty_like(projected)  # (T, B, H)
+        recurrent = weight_hh.t()
+        hidden = h0  # (B, H)
+        for step in range(projected.shape[0]):
+            torch.addmm(projected[step], hidden, recurrent, out=outputs[step])
+            hidden = outputs[step].tanh_()
+        ctx.save_for_backward(h0, weight_hh, outputs)
+        return outputs
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    @torch.amp.custom_bwd(device_type="cuda")
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad_outputs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h0, weight_hh, outputs = ctx.saved_tensors  # type: ignore[attr-defined]
+        tanh_slope = 1.0 - outputs * outputs  # (T, B, H): d tanh(z) / dz, all steps at once
+        grad_z = torch.empty_like(outputs)
+        steps = outputs.shape[0]
+        torch.mul(grad_outputs[steps - 1], tanh_slope[steps - 1], out=grad_z[steps - 1])
+        for step in range(steps - 2, -1, -1):
+            # The gradient reaching outputs[step]: its own, plus what step + 1 sends back.
+            incoming = torch.addmm(grad_outputs[step], grad_z[step + 1], weight_hh)
+            torch.mul(incoming, tanh_slope[step], out=grad_z[step])
+        grad_h0 = grad_z[0] @ weight_hh
+        previous = torch.cat([h0.unsqueeze(0), outputs[:-1]])  # (T, B, H): h_{t-1}
+        hidden_size = outputs.shape[-1]
+        grad_weight = grad_z.reshape(-1, hidden_size).t() @ previous.reshape(-1, hidden_size)
+        return grad_z, grad_h0, grad_weight
 
 
 class SimpleRNN(nn.Module):
@@ -74,7 +123,7 @@ class SimpleRNN(nn.Module):
             hx = None if hx is None else hx.unsqueeze(1)
         elif self.batch_first:
             input = input.transpose(0, 1)  # (T, B, I): the loop below runs over dim 0
-        steps, batch = input.shape[0], input.shape[1]
+        batch = input.shape[1]
         if hx is None:
             hx = input.new_zeros(self.num_layers, batch, self.hidden_size)
         layer_input = input
@@ -88,13 +137,9 @@ class SimpleRNN(nn.Module):
                 projected = projected + (
                     getattr(self, f"bias_ih_l{layer}") + getattr(self, f"bias_hh_l{layer}")
                 )
-            hidden = hx[layer]  # (B, H)
-            outputs = []
-            for step in range(steps):
-                hidden = torch.tanh(torch.addmm(projected[step], hidden, weight_hh.t()))
-                outputs.append(hidden)
-            finals.append(hidden)
-            layer_input = torch.stack(outputs)  # (T, B, H)
+            outputs = TanhRecurrence.apply(projected.contiguous(), hx[layer], weight_hh)
+            finals.append(outputs[-1])
+            layer_input = outputs  # (T, B, H)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, training=True)
         output, h_n = layer_input, torch.stack(finals)

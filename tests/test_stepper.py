@@ -1,0 +1,36 @@
+"""The lean generation step computes exactly the full model's next-character distribution."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from charnn.config import ModelConfig
+from charnn.model import CharRNN
+from charnn.stepper import Stepper
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("num_layers", [1, 3])
+def test_step_by_step_logits_equal_the_full_forward_pass(cell: str, num_layers: int) -> None:
+    torch.manual_seed(0)
+    config = ModelConfig(cell=cell, hidden_size=24, num_layers=num_layers, embedding_dim=8)
+    model = CharRNN(config, vocab_size=11).eval()
+    for parameter in model.parameters():  # away from PyTorch's small init, to exercise the gates
+        parameter.data.mul_(3)
+    ids = torch.randint(0, 11, (4, 20))  # (N, T)
+    with torch.inference_mode():
+        expected, _ = model(ids)  # (N, T, V)
+        logits, hidden = model(ids[:, :5])  # a prime of 5, read the usual way
+        stepper = Stepper(model, hidden)
+        got = [logits[:, -1]]
+        for position in range(5, 20):
+            got.append(stepper.step(ids[:, position]))
+    for position, step_logits in enumerate(got[:-1], start=4):
+        torch.testing.assert_close(step_logits, expected[:, position], atol=2e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            torch.softmax(step_logits, -1),
+            torch.softmax(expected[:, position], -1),
+            atol=1e-6,
+            rtol=0,
+        )
