@@ -9,7 +9,7 @@ from charnn.checkpoint import load_checkpoint
 from charnn.config import ModelConfig
 from charnn.errors import CharnnError, DataError
 from charnn.model import CharRNN
-from charnn.sampler import SamplingOptions, filter_logits, generate, next_ids, sample_text
+from charnn.sampler import SamplingOptions, draw, filter_logits, generate, next_ids, sample_text
 from charnn.vocab import CharVocab
 
 
@@ -173,3 +173,13 @@ def test_an_untrained_model_samples_every_character() -> None:
         model, vocab, prime="a", length=300, options=SamplingOptions(temperature=5), seed=0
     )
     assert set(text) == {"a", "b", "c"}
+
+
+def test_draw_follows_the_probabilities_and_never_picks_an_impossible_id() -> None:
+    probs = torch.tensor([0.0, 0.5, 0.0, 0.2, 0.3, 0.0]).expand(40_000, 6)
+    drawn = draw(probs, torch.Generator().manual_seed(0))
+    counts = torch.bincount(drawn, minlength=6).double() / 40_000
+    assert counts[[0, 2, 5]].sum() == 0
+    torch.testing.assert_close(counts, probs[0].double(), atol=0.01, rtol=0)
+    one_hot = torch.tensor([[0.0, 0.0, 1.0]])
+    assert draw(one_hot, None).item() == 2

