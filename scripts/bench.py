@@ -14,35 +14,44 @@ Every number comes from this run on this machine:
    matrix-multiply throughput measured here (several shapes, the model's own among them).
 3. Eval throughput (state carried, no Python work per character), and sampling throughput with
    one stream and 64 streams, against a naive loop (model on one char, softmax, multinomial).
-4. Peak memory: on CPU the growth of the process's resident memory during each measurement
-   (sampled every 2 ms), on CUDA the peak of torch's allocator.
+4. Peak memory of each: on CPU the peak resident memory of a fresh process that does only that
+   (Linux's VmHWM, less what the process held before it started), so that no measurement
+   inherits another's freed-but-kept memory and no sampling thread slows the timed runs; on
+   CUDA the peak of torch's allocator.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import platform
 import re
+import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from charnn.checkpoint import load_checkpoint
-from charnn.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from charnn.config import (
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    config_from_dict,
+    config_to_dict,
+)
 from charnn.corpus import load_corpus
 from charnn.data import encode_corpus
 from charnn.evaluator import evaluate
 from charnn.model import CharRNN, detach_hidden
 from charnn.sampler import SamplingOptions, generate
+from charnn.simple_rnn import SimpleRNN
 from charnn.trainer import build_optimizer, train
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -67,8 +76,8 @@ FULL = Plan(
     sizes=((2, 256), (2, 512)),
     batch_size=32,
     seq_len=64,
-    train_steps={256: 40, 512: 16},
-    repeats=2,
+    train_steps={256: 60, 512: 20},
+    repeats=3,
     gemm_shapes=((1024, 1024, 1024), (2048, 2048, 2048)),
     sample_length=400,
     eval_chars=100_000,
@@ -93,45 +102,52 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-class PeakMemory:
-    """Peak memory while a block runs: the allocator's on CUDA, resident-set growth on CPU."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.peak_bytes = 0
-
-    @contextmanager
-    def measure(self) -> Iterator[None]:
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
-            start = torch.cuda.memory_allocated(self.device)
-            yield
-            self.peak_bytes = torch.cuda.max_memory_allocated(self.device) - start
-            return
-        start = _resident_bytes()
-        peak = [start]
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.wait(0.002):
-                peak[0] = max(peak[0], _resident_bytes())
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        try:
-            yield
-        finally:
-            done.set()
-            sampler.join()
-            self.peak_bytes = max(peak[0], _resident_bytes()) - start
+def peak_memory_bytes(phase: str, config: RunConfig, plan: Plan) -> int:
+    """Peak memory of one phase (`train`, `eval` or `sample`), measured apart from the timings."""
+    device = torch.device(config.device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+        run_phase(phase, config, plan)
+        return torch.cuda.max_memory_allocated(device) - start
+    if not Path("/proc/self/clear_refs").exists():
+        return 0  # not Linux: no number rather than a wrong one
+    child = [sys.executable, __file__, "--child-memory", phase, "--child-config"]
+    child += [json.dumps(config_to_dict(config))] + (["--quick"] if plan is QUICK else [])
+    done = subprocess.run(child, capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[-1])
 
 
-def _resident_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as file:
-            return int(file.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:  # not Linux: no number rather than a wrong one
-        return 0
+def run_phase(phase: str, config: RunConfig, plan: Plan) -> None:
+    corpus = load_corpus(config.data)
+    vocab, splits = encode_corpus(corpus.text, val_fraction=0.1, test_fraction=0.0)
+    device = torch.device(config.device)
+    if phase == "train":
+        train(config, overwrite=True)
+        return
+    model = CharRNN(config.model, len(vocab)).to(device).eval()
+    if phase == "eval":
+        evaluate(model, splits.val[: plan.eval_chars].to(device))
+    else:
+        charnn_sampling_chars_per_s(model, vocab, 64, plan.sample_length)
+
+
+def child_memory(phase: str, config_json: str, plan: Plan) -> None:
+    """In a fresh process: set up, then report the peak resident memory the phase added."""
+    config = config_from_dict(json.loads(config_json))
+    load_corpus(config.data)  # warm the file cache and the imports before the baseline
+    resident = _status_kib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    run_phase(phase, config, plan)
+    print((_status_kib("VmHWM") - resident) * 1024)
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def mib(count: int) -> str:
@@ -197,6 +213,41 @@ def minimal_loop_chars_per_s(
     return steps * batch * window / (time.perf_counter() - started)
 
 
+def recurrent_core_chars_per_s(
+    core: torch.nn.Module, plan: Plan, vocab_size: int, steps: int, device: torch.device
+) -> float:
+    """Training chars/s of embedding -> `core` -> head in a hand-written loop: SimpleRNN and
+    nn.RNN compared on equal terms, everything but the recurrent module the same."""
+    torch.manual_seed(0)
+    hidden = core.hidden_size
+    embedding = torch.nn.Embedding(vocab_size, 64).to(device)
+    head = torch.nn.Linear(hidden, vocab_size).to(device)
+    core = core.to(device)
+    modules = torch.nn.ModuleList([embedding, core, head])
+    optimizer = torch.optim.AdamW(modules.parameters(), lr=1e-3)
+    shape = (plan.batch_size, plan.seq_len)
+    inputs = torch.randint(0, vocab_size, shape, device=device)
+    targets = torch.randint(0, vocab_size, shape, device=device)
+
+    def step() -> torch.Tensor:
+        output, _ = core(embedding(inputs))  # (B, T, H)
+        logits = head(output)  # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, vocab_size), targets.reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    step()  # warm-up
+    synchronize(device)
+    started = time.perf_counter()
+    for _ in range(steps):
+        loss = step()
+    loss.item()
+    synchronize(device)
+    return steps * plan.batch_size * plan.seq_len / (time.perf_counter() - started)
+
+
 def naive_sampling_chars_per_s(model: CharRNN, length: int, device: torch.device) -> float:
     """One character per model call: embed, run the RNN module, softmax, multinomial."""
     generator = torch.Generator(device=device).manual_seed(0)
@@ -233,7 +284,6 @@ def charnn_sampling_chars_per_s(model: CharRNN, vocab: object, streams: int, len
 def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str:
     corpus = load_corpus(data)
     vocab, splits = encode_corpus(corpus.text, val_fraction=0.1, test_fraction=0.0)
-    memory = PeakMemory(device)
     lines = [
         f"Measured on {machine(device)}, torch {torch.__version__}, Python "
         f"{platform.python_version()}, {torch.get_num_threads()} threads, with `{command}`.",
@@ -249,7 +299,7 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
     lines += [f"| {name} | {flops / 1e9:,.1f} |" for name, flops in gemms]
     lines += ["", f"Best: {peak_flops / 1e9:,.1f} GFLOP/s ({peak_name}).", ""]
 
-    train_rows, sample_rows, speeds = [], [], {}
+    train_rows, sample_rows, rnn_rows, speeds = [], [], [], {}
     with tempfile.TemporaryDirectory() as scratch:
         for layers, hidden in plan.sizes:
             for cell in ("lstm", "gru", "rnn"):
@@ -267,24 +317,39 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                     out_dir=str(Path(scratch) / f"{cell}-{layers}x{hidden}"),
                 )
                 steps = plan.train_steps[hidden]
-                minimal, ours, train_memory = 0.0, 0.0, 0
+                minimal, ours = 0.0, 0.0
                 for _ in range(plan.repeats):  # alternate, keep the best of each
                     minimal = max(
                         minimal,
                         minimal_loop_chars_per_s(config, splits.train, len(vocab), steps, device),
                     )
-                    with memory.measure():
-                        summary = train(config, overwrite=True)
-                    ours, train_memory = max(ours, summary.chars_per_s), memory.peak_bytes
+                    ours = max(ours, train(config, overwrite=True).chars_per_s)
                 speeds[(cell, hidden)] = ours
+                if cell == "rnn":
+                    theirs = mine = 0.0
+                    for _ in range(plan.repeats):
+                        reference = torch.nn.RNN(64, hidden, layers, batch_first=True)
+                        theirs = max(
+                            theirs,
+                            recurrent_core_chars_per_s(reference, plan, len(vocab), steps, device),
+                        )
+                        simple = SimpleRNN(64, hidden, layers, batch_first=True)
+                        mine = max(
+                            mine,
+                            recurrent_core_chars_per_s(simple, plan, len(vocab), steps, device),
+                        )
+                    ratio = mine / theirs
+                    rnn_rows.append(
+                        f"| {layers}x{hidden} | {theirs:,.0f} | {mine:,.0f} | **{ratio:.2f}** |"
+                    )
                 useful = flops_per_char(cell, layers, hidden, 64, len(vocab))
                 checkpoint = load_checkpoint(Path(config.out_dir) / "last.pt")
                 model = checkpoint.build_model(device)
-                with memory.measure():
-                    eval_speed = evaluate(
-                        model, splits.val[: plan.eval_chars].to(device)
-                    ).chars_per_s
-                eval_memory = memory.peak_bytes
+                val_ids = splits.val[: plan.eval_chars].to(device)
+                eval_speed = evaluate(model, val_ids).chars_per_s
+                train_memory, eval_memory, sample_memory = (
+                    peak_memory_bytes(phase, config, plan) for phase in ("train", "eval", "sample")
+                )
                 train_rows.append(
                     f"| {CELL_NAMES[cell]} | {layers}x{hidden} | {minimal:,.0f} | {ours:,.0f} | "
                     f"**{ours / minimal:.3f}** | {useful * ours / peak_flops:.1%} | "
@@ -292,14 +357,11 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                 )
                 naive = naive_sampling_chars_per_s(model, plan.sample_length, device)
                 one = charnn_sampling_chars_per_s(model, checkpoint.vocab, 1, plan.sample_length)
-                with memory.measure():
-                    many = charnn_sampling_chars_per_s(
-                        model, checkpoint.vocab, 64, plan.sample_length
-                    )
+                many = charnn_sampling_chars_per_s(model, checkpoint.vocab, 64, plan.sample_length)
                 sample_rows.append(
                     f"| {CELL_NAMES[cell]} | {layers}x{hidden} | {naive:,.0f} | {one:,.0f} | "
                     f"**{one / naive:.1f}x** | {many:,.0f} | **{many / naive:.0f}x** | "
-                    f"{mib(memory.peak_bytes)} |"
+                    f"{mib(sample_memory)} |"
                 )
     lines += [
         "### Training and evaluation",
@@ -318,6 +380,15 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
             for layers, hidden in plan.sizes
         )
         + ".",
+        "",
+        "### SimpleRNN against nn.RNN",
+        "",
+        "Training chars/s of the same embedding, recurrent module and head in a hand-written "
+        "loop, with `nn.RNN(nonlinearity='tanh')` or charnn's `SimpleRNN` as the module.",
+        "",
+        "| layers x hidden | nn.RNN chars/s | SimpleRNN chars/s | SimpleRNN / nn.RNN |",
+        "|---|---:|---:|---:|",
+        *rnn_rows,
         "",
         "### Sampling",
         "",
@@ -374,8 +445,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", help="a text file (default: the offline pydoc-topics corpus)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--child-memory", help=argparse.SUPPRESS)  # internal: one measurement
+    parser.add_argument("--child-config", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.child_memory:
+        child_memory(args.child_memory, args.child_config, QUICK if args.quick else FULL)
+        return
     import logging
 
     logging.getLogger("charnn").setLevel(logging.WARNING)  # the trainer's own lines: not here

@@ -17,7 +17,14 @@ CONFIG_FILES = sorted((REPO_ROOT / "configs").glob("*.yaml"))
 
 def test_configs_are_shipped() -> None:
     names = {path.stem for path in CONFIG_FILES}
-    assert {"quick", "shakespeare-lstm", "shakespeare-gru", "shakespeare-rnn"} <= names
+    assert {
+        "quick",
+        "shakespeare-lstm",
+        "shakespeare-gru",
+        "shakespeare-rnn",
+        "shakespeare-cpu",
+        "shakespeare-gpu",
+    } <= names
 
 
 @pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda path: path.name)
@@ -40,3 +47,10 @@ def test_shakespeare_configs_train_for_80_seconds(cell: str) -> None:
 def test_the_quick_config_needs_no_network() -> None:
     config = load_config(REPO_ROOT / "configs" / "quick.yaml")
     assert config.data.source == "pydoc-topics"
+
+
+def test_the_cpu_and_gpu_configs_spend_their_time_budget() -> None:
+    cpu = load_config(REPO_ROOT / "configs" / "shakespeare-cpu.yaml")
+    assert (cpu.device, cpu.train.max_time, cpu.train.schedule) == ("cpu", 80, "cosine")
+    gpu = load_config(REPO_ROOT / "configs" / "shakespeare-gpu.yaml")
+    assert (gpu.device, gpu.train.max_time, gpu.train.precision) == ("cuda", 300, "bf16")

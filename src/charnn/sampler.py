@@ -77,7 +77,7 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor
     """One id per row of probs (B, V), each with its probability (inverse-CDF sampling).
 
     The same distribution as torch.multinomial with one draw, at a fraction of its fixed cost
-    (about 6x less for 64 rows on a CPU), which matters when it runs once per character. The
+    per call on a CPU, which matters when it runs once per character. The
     sums are in float64, so a uniform draw never lands past the last id; `right=True` never
     picks an id of probability 0.
     """

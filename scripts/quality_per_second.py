@@ -1,0 +1,102 @@
+"""How good a model charnn trains on Tiny Shakespeare in 80 seconds, and how it gets there.
+
+Runs, in fresh processes, what a user would type:
+
+    charnn train configs/shakespeare-cpu.yaml --out-dir runs/quality/final --overwrite
+    charnn eval runs/quality/final --json               # state carried through the val split
+    charnn eval runs/quality/final --window 64 --json   # independent 64-char windows
+
+then the same config again with an evaluation every 250 steps, for the curve of validation loss
+against seconds (evaluations take time from that run's budget, so its last point sits a little
+above the first run's). Writes both into BENCHMARKS.md between the quality markers.
+
+    python scripts/quality_per_second.py [--data-dir DIR] [--config FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+START, END = "<!-- quality:start -->", "<!-- quality:end -->"
+
+
+def charnn(*args: str, env: dict[str, str]) -> str:
+    command = [sys.executable, "-m", "charnn", *args]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(command)}\n{done.stderr}")
+    return done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="a folder holding tinyshakespeare.txt")
+    parser.add_argument("--config", default="configs/shakespeare-cpu.yaml")
+    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args()
+    env = dict(os.environ)
+    if args.data_dir:
+        env["CHARNN_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    final, curve = ROOT / "runs" / "quality" / "final", ROOT / "runs" / "quality" / "curve"
+
+    charnn("train", args.config, "--out-dir", str(final), "--overwrite", env=env)
+    carried = json.loads(charnn("eval", str(final), "--json", env=env))
+    windowed = json.loads(charnn("eval", str(final), "--window", "64", "--json", env=env))
+    charnn(
+        "train", args.config, "--out-dir", str(curve), "--overwrite",
+        "--set", "train.eval_every=250", env=env,
+    )  # fmt: skip
+    records = [json.loads(line) for line in (curve / "metrics.jsonl").read_text().splitlines()]
+    points = [(r["elapsed_s"], r["step"], r["val_loss"]) for r in records if r["event"] == "eval"]
+
+    command = "python scripts/quality_per_second.py " + " ".join(sys.argv[1:])
+    lines = [
+        f"Measured on {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, with "
+        f"`{command.strip()}`.",
+        "",
+        "| scoring of the val split (last 10%, 111,538 chars) | loss (nats/char) | bits/char |",
+        "|---|---:|---:|",
+        f"| state carried through the whole text (charnn's default) | **{carried['loss']:.4f}** | "
+        f"{carried['bpc']:.3f} |",
+        f"| independent windows of 64 characters (`--window 64`, a context-64 model's protocol) | "
+        f"{windowed['loss']:.4f} | {windowed['bpc']:.3f} |",
+        "",
+        f"Steps trained: {carried['step']:,}.",
+        "",
+        "Validation loss against training seconds (the same config, evaluated every 250 steps):",
+        "",
+        "| seconds | step | val loss |",
+        "|---:|---:|---:|",
+        *[f"| {seconds:.0f} | {step:,} | {loss:.4f} |" for seconds, step, loss in points],
+    ]
+    block = START + "\n" + "\n".join(lines) + "\n" + END
+    text = args.out.read_text() if args.out.exists() else "# Benchmarks\n"
+    if START in text:
+        text = re.sub(f"{START}.*?{END}", lambda _: block, text, flags=re.DOTALL)
+    else:
+        text += "\n" + block + "\n"
+    args.out.write_text(text, encoding="utf-8")
+    print("\n".join(lines))
+
+
+def cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+if __name__ == "__main__":
+    main()

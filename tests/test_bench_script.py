@@ -1,0 +1,40 @@
+"""The benchmark script runs end to end (its --quick smoke mode) and fills every table."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import REPO_ROOT
+
+
+def test_quick_benchmark_writes_numbers_for_every_cell(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\nprose kept\n\n<!-- bench:start -->\nold\n<!-- bench:end -->\n")
+    command = [sys.executable, str(REPO_ROOT / "scripts" / "bench.py"), "--quick"]
+    done = subprocess.run(
+        [*command, "--out", str(out), "--threads", "1"],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "prose kept" in text and "old" not in text
+    number = r"[\d,]+(\.\d+)?"
+    for cell in ("LSTM", "GRU", "tanh RNN"):
+        train_row = re.search(rf"^\| {re.escape(cell)}[^|]* \| 1x32 \|(.*)$", text, re.MULTILINE)
+        assert train_row, cell
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "1x32" in line]
+    assert len(rows) == 7  # 3 cells in the training table, SimpleRNN vs nn.RNN, 3 in sampling
+    for row in rows:
+        cells = [cell.strip("* x%") for cell in row.strip("|").split("|")[2:]]
+        assert all(re.fullmatch(number, cell.strip()) for cell in cells), row
+    assert re.search(rf"Best: {number} GFLOP/s", text)
+    assert "GRU / LSTM training speed at equal size: 1x32: " in text
