@@ -27,7 +27,6 @@ import dataclasses
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,7 @@ from charnn.model import CharRNN, detach_hidden
 from charnn.sampler import SamplingOptions, generate
 from charnn.simple_rnn import SimpleRNN
 from charnn.trainer import build_optimizer, train
+from reporting import cpu_name, replace_block
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -418,24 +418,7 @@ def model_gemm_shapes(plan: Plan) -> tuple[tuple[int, int, int], ...]:
 def machine(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} cores"
-
-
-def write(out: Path, table: str) -> None:
-    block = f"{START}\n{table}\n{END}"
-    if out.exists() and START in out.read_text():
-        text = re.sub(f"{START}.*?{END}", lambda _: block, out.read_text(), flags=re.DOTALL)
-    else:
-        text = f"# Benchmarks\n\n{block}\n"
-    out.write_text(text, encoding="utf-8")
+    return f"{cpu_name()}, {os.cpu_count()} cores"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -458,7 +441,7 @@ def main(argv: list[str] | None = None) -> None:
     data = DataConfig(path=str(Path(args.data).resolve())) if args.data else DataConfig()
     command = "python scripts/bench.py " + " ".join(sys.argv[1:] if argv is None else argv)
     table = run(QUICK if args.quick else FULL, data, torch.device(args.device), command.strip())
-    write(args.out, table)
+    replace_block(args.out, START, END, table)
     print(table)
 
 

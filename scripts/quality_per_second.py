@@ -18,24 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import re
-import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
+from reporting import charnn, cpu_name, replace_block
+
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
-
-
-def charnn(*args: str, env: dict[str, str]) -> str:
-    command = [sys.executable, "-m", "charnn", *args]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"failed: {' '.join(command)}\n{done.stderr}")
-    return done.stdout
 
 
 def main() -> None:
@@ -79,23 +70,8 @@ def main() -> None:
         "|---:|---:|---:|",
         *[f"| {seconds:.0f} | {step:,} | {loss:.4f} |" for seconds, step, loss in points],
     ]
-    block = START + "\n" + "\n".join(lines) + "\n" + END
-    text = args.out.read_text() if args.out.exists() else "# Benchmarks\n"
-    if START in text:
-        text = re.sub(f"{START}.*?{END}", lambda _: block, text, flags=re.DOTALL)
-    else:
-        text += "\n" + block + "\n"
-    args.out.write_text(text, encoding="utf-8")
+    replace_block(args.out, START, END, "\n".join(lines))
     print("\n".join(lines))
-
-
-def cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

@@ -21,8 +21,6 @@ import argparse
 import json
 import os
 import platform
-import re
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -32,29 +30,11 @@ warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch
 import torch  # noqa: E402
 
 from charnn.checkpoint import load_checkpoint  # noqa: E402
+from reporting import charnn, cpu_name, replace_block  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 START, END = "<!-- shakespeare-80s:start -->", "<!-- shakespeare-80s:end -->"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def charnn(*args: str, env: dict[str, str]) -> str:
-    command = [sys.executable, "-m", "charnn", *args]
-    print("$ charnn " + " ".join(args), file=sys.stderr, flush=True)
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit(f"charnn {args[0]} failed ({result.returncode}):\n{result.stderr}")
-    return result.stdout
 
 
 def measure(cell: str, env: dict[str, str]) -> dict[str, object]:
@@ -133,11 +113,7 @@ def main() -> None:
     markdown = table(rows, command)
     print(markdown)
     if args.update_readme:
-        text = README.read_text(encoding="utf-8")
-        pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
-        if not pattern.search(text):
-            sys.exit(f"README.md has no {START} ... {END} block to update")
-        README.write_text(pattern.sub(f"{START}\n{markdown}\n{END}", text), encoding="utf-8")
+        replace_block(README, START, END, markdown, append=False)
         print("README.md updated", file=sys.stderr)
 
 

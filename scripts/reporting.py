@@ -1,0 +1,47 @@
+"""What the measuring scripts share: the machine's name, running charnn as a user would, and
+rewriting a generated block between two markers of a Markdown file."""
+
+from __future__ import annotations
+
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def charnn(*args: str, env: dict[str, str]) -> str:
+    """Run `python -m charnn ARGS` from the repository root; stop the script if it fails."""
+    command = [sys.executable, "-m", "charnn", *args]
+    print("$ charnn " + " ".join(args), file=sys.stderr, flush=True)
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"charnn {args[0]} failed ({result.returncode}):\n{result.stderr}")
+    return result.stdout
+
+
+def replace_block(path: Path, start: str, end: str, body: str, *, append: bool = True) -> None:
+    """Put `body` between the `start` and `end` markers of `path`, keeping the text around them.
+    Without the markers the block is appended (or, with `append=False`, that is an error)."""
+    block = f"{start}\n{body}\n{end}"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    elif append:
+        text = (text.rstrip("\n") + "\n\n" if text else "# Benchmarks\n\n") + block + "\n"
+    else:
+        sys.exit(f"{path} has no {start} ... {end} block to update")
+    path.write_text(text, encoding="utf-8")
