@@ -35,6 +35,10 @@ BEST_NAME = "best.pt"
 LAST_NAME = "last.pt"
 
 
+class NonFiniteWeights(CheckpointError):
+    """A checkpoint was not written because its weights hold NaN or inf."""
+
+
 @dataclass
 class Checkpoint:
     config: RunConfig
@@ -115,7 +119,7 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
     ]
     if broken:
-        raise CheckpointError(
+        raise NonFiniteWeights(
             f"refusing to write {path}: the weights {', '.join(broken[:3])} are not finite "
             "(NaN or inf); the previous checkpoint, if any, is intact"
         )

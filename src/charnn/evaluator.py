@@ -14,6 +14,7 @@ scored many at once, as one batch.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,29 +75,52 @@ def evaluate(
     or, with `window`, independent windows of that many characters from a fresh state."""
     if len(ids) < 2:
         raise DataError("a text needs at least 2 characters to be scored")
-    if window is not None:
-        if window < 1:
-            raise CharnnError(f"--window must be >= 1 character; got {window}")
-        return _evaluate_windows(model, ids, window)
+    if window is not None and window < 1:
+        raise CharnnError(f"--window must be >= 1 character; got {window}")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     started = time.perf_counter()
     total = torch.zeros((), dtype=torch.float64, device=device)
-    hidden = None
     scored = len(ids) - 1
     try:
         with torch.inference_mode():
-            for start in range(0, scored, chunk_len):
-                stop = min(start + chunk_len, scored)
-                inputs = ids[start:stop].to(device, non_blocking=True).unsqueeze(0)  # (1, T)
-                targets = ids[start + 1 : stop + 1].to(device, non_blocking=True)  # (T,)
-                logits, hidden = model(inputs, hidden)  # (1, T, V)
-                total += F.cross_entropy(logits[0].float(), targets, reduction="sum")
+            hidden = None
+            for inputs, targets in _batches(ids, chunk_len=chunk_len, window=window):
+                logits, last_hidden = model(inputs.to(device, non_blocking=True), hidden)
+                if window is None:  # one stream: the next chunk goes on from this state
+                    hidden = last_hidden
+                total += F.cross_entropy(
+                    logits.float().reshape(-1, logits.shape[-1]),  # (B * T, V)
+                    targets.to(device, non_blocking=True).reshape(-1),
+                    reduction="sum",
+                )
             loss = total.item() / scored  # the only host sync
     finally:
         model.train(was_training)
     return EvalResult(loss=loss, chars=scored, seconds=time.perf_counter() - started)
+
+
+def _batches(
+    ids: torch.Tensor, *, chunk_len: int, window: int | None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(inputs, targets) pairs, each (B, T), that together predict every id after the first."""
+    scored = len(ids) - 1
+    if window is None:  # one row, read chunk after chunk
+        for start in range(0, scored, chunk_len):
+            stop = min(start + chunk_len, scored)
+            yield ids[start:stop].unsqueeze(0), ids[start + 1 : stop + 1].unsqueeze(0)
+        return
+    # Window k reads ids[kN : kN + N] and predicts ids[kN + 1 : kN + N + 1]; the last may be short.
+    full_windows, remainder = divmod(scored, window)
+    per_batch = max(1, WINDOW_BATCH_CHARS // window)
+    for first in range(0, full_windows, per_batch):
+        span = slice(first * window, min(first + per_batch, full_windows) * window)
+        inputs = ids[span].view(-1, window)  # (W, N)
+        yield inputs, ids[span.start + 1 : span.stop + 1].view(-1, window)
+    if remainder:
+        start = full_windows * window
+        yield ids[start:scored].unsqueeze(0), ids[start + 1 :].unsqueeze(0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,42 +138,6 @@ EVAL_DECODING_FIX = (
     "if it is text in another encoding, pass --encoding (e.g. --encoding latin-1); "
     "to replace the bad bytes with U+FFFD instead, pass --errors replace"
 )
-
-
-def _evaluate_windows(model: CharRNN, ids: torch.Tensor, window: int) -> EvalResult:
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    started = time.perf_counter()
-    scored = len(ids) - 1
-    total = torch.zeros((), dtype=torch.float64, device=device)
-    # Window k reads ids[kN : kN + N] and predicts ids[kN + 1 : kN + N + 1]; the last may be short.
-    full_windows, remainder = divmod(scored, window)
-    per_batch = max(1, WINDOW_BATCH_CHARS // window)
-    try:
-        with torch.inference_mode():
-            for first in range(0, full_windows, per_batch):
-                last = min(first + per_batch, full_windows)
-                span = slice(first * window, last * window)
-                inputs = ids[span].view(-1, window).to(device)  # (W, N)
-                targets = ids[span.start + 1 : span.stop + 1].view(-1, window).to(device)
-                total += _summed_loss(model, inputs, targets)
-            if remainder:
-                start = full_windows * window
-                inputs = ids[start:scored].unsqueeze(0).to(device)  # (1, remainder)
-                targets = ids[start + 1 :].unsqueeze(0).to(device)
-                total += _summed_loss(model, inputs, targets)
-            loss = total.item() / scored
-    finally:
-        model.train(was_training)
-    return EvalResult(loss=loss, chars=scored, seconds=time.perf_counter() - started)
-
-
-def _summed_loss(model: CharRNN, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    logits, _ = model(inputs)  # (W, N, V), each row from a fresh state
-    return F.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="sum"
-    )
 
 
 def evaluate_checkpoint(

@@ -20,7 +20,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from charnn.checkpoint import BEST_NAME, LAST_NAME, Checkpoint, load_checkpoint, save_checkpoint
+from charnn.checkpoint import (
+    BEST_NAME,
+    LAST_NAME,
+    Checkpoint,
+    NonFiniteWeights,
+    load_checkpoint,
+    save_checkpoint,
+)
 from charnn.config import (
     RunConfig,
     TrainConfig,
@@ -427,8 +434,6 @@ class _Run:
 
     def save(self, name: str, *, val_loss: float | None) -> None:
         state = self.state
-        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
-            raise self.diverged(f"the weights are not finite (NaN or inf) at step {state.step}")
         checkpoint = Checkpoint(
             config=self.config,
             vocab=self.vocab,
@@ -449,7 +454,12 @@ class _Run:
             },
             device=str(self.device),
         )
-        save_checkpoint(self.run_dir / name, checkpoint)
+        try:
+            save_checkpoint(self.run_dir / name, checkpoint)
+        except NonFiniteWeights:
+            raise self.diverged(
+                f"the weights are not finite (NaN or inf) at step {state.step}"
+            ) from None
         if name == LAST_NAME:
             self.last_saved_step = state.step
 

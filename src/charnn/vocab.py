@@ -60,10 +60,7 @@ class CharVocab:
         `fix` says what to do about characters the model never saw."""
         unknown = self.unknown_chars(text)
         if unknown:
-            raise DataError(
-                f"{what} has {len(unknown)} character(s) the model never saw in training: "
-                f"{_show(unknown)}; {fix}"
-            )
+            raise _unseen(unknown, what, fix)
         return torch.tensor([self._ids[char] for char in text], dtype=torch.long)
 
     def fit(self, text: str, *, policy: str, replacement: str = " ", what: str) -> str:
@@ -78,7 +75,7 @@ class CharVocab:
         if not unknown:
             return text
         if policy == "error":
-            self.encode(text, what=what, fix=UNKNOWN_CHARS_FIX)
+            raise _unseen(unknown, what, UNKNOWN_CHARS_FIX)
         if policy == "replace" and (len(replacement) != 1 or replacement not in self):
             raise DataError(
                 f"the replacement {replacement!r} is not one character the model knows; "
@@ -107,6 +104,13 @@ class CharVocab:
         if not isinstance(chars, str):
             raise DataError("the stored vocabulary is malformed (expected a string of characters)")
         return cls(chars)
+
+
+def _unseen(unknown: list[str], what: str, fix: str) -> DataError:
+    return DataError(
+        f"{what} has {len(unknown)} character(s) the model never saw in training: "
+        f"{_show(unknown)}; {fix}"
+    )
 
 
 def _show(chars: list[str], limit: int = 10) -> str:
