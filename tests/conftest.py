@@ -33,6 +33,16 @@ def unigram_entropy(text: str) -> float:
     return -sum(n / total * math.log(n / total) for n in counts.values())
 
 
+@pytest.fixture(scope="session", autouse=True)
+def token_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Token files go to a folder of the test session, never to the user's ~/.cache."""
+    from charnn.tokens import CACHE_ENV
+
+    folder = tmp_path_factory.mktemp("token-cache")
+    os.environ[CACHE_ENV] = str(folder)  # subprocesses inherit it through subprocess_env
+    return folder
+
+
 @pytest.fixture
 def corpus_file(tmp_path: Path) -> Path:
     path = tmp_path / "corpus.txt"

@@ -129,6 +129,12 @@ def _(s: Situation) -> list[str]:
     return ["train", str(s.config()), "--data", str(latin1)]
 
 
+@scenario("text-cache-unwritable")
+def _(s: Situation) -> list[str]:
+    s.monkeypatch.setenv("CHARNN_CACHE_DIR", str(s.file("a-file", "not a folder") / "cache"))
+    return ["train", str(s.config())]
+
+
 @scenario("text-binary")
 def _(s: Situation) -> list[str]:
     import gzip
@@ -502,6 +508,36 @@ def _(s: Situation) -> list[str]:
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
     s.monkeypatch.setattr(trainer, "train_step", step_then_sigterm)
+    return ["train", str(s.config())]
+
+
+@scenario("config-unknown-tokenizer")
+def _(s: Situation) -> list[str]:
+    return ["train", str(s.config()), "--set", "data.tokenizer=words"]
+
+
+@scenario("config-eval-chars")
+def _(s: Situation) -> list[str]:
+    return ["train", str(s.config()), "--set", "train.eval_chars=1"]
+
+
+@scenario("ddp-batch-indivisible")
+def _(s: Situation) -> list[str]:
+    # As rank 1 of 4 would see it; the shares are cut before any process talks to another.
+    from charnn import distributed
+
+    def world_of_four(device: object) -> distributed.World:
+        return distributed.World(rank=1, size=4, local_rank=1)
+
+    s.monkeypatch.setattr("charnn.trainer.join_world", world_of_four)
+    s.monkeypatch.setattr(distributed.World, "on_main", lambda self, work: None)
+    return ["train", str(s.config(batch_size=6))]
+
+
+@scenario("ddp-not-torchrun")
+def _(s: Situation) -> list[str]:
+    s.monkeypatch.setenv("WORLD_SIZE", "2")
+    s.monkeypatch.delenv("RANK", raising=False)
     return ["train", str(s.config())]
 
 

@@ -58,6 +58,9 @@ class Checkpoint:
     hidden: list[torch.Tensor] = field(default_factory=list)
     """The training hidden state carried into the next step (empty: start from zeros)."""
     rng: dict[str, Any] = field(default_factory=dict)
+    rank_rngs: list[dict[str, Any]] = field(default_factory=list)
+    """In a run of several processes (torchrun), the RNG state of each, in rank order; `rng`
+    is then rank 0's. Empty for a one-process run."""
     corpus: dict[str, Any] = field(default_factory=dict)
     """`name`, `chars` and `sha256` of the corpus the run trained on."""
     device: str = "cpu"
@@ -81,6 +84,7 @@ class Checkpoint:
             "consecutive_skips": self.consecutive_skips,
             "hidden": self.hidden,
             "rng": self.rng,
+            "rank_rngs": self.rank_rngs,
             "corpus": self.corpus,
             "device": self.device,
         }
@@ -207,6 +211,7 @@ def load_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> 
             consecutive_skips=int(data.get("consecutive_skips", 0)),
             hidden=list(data.get("hidden") or []),
             rng=dict(data.get("rng") or {}),
+            rank_rngs=[dict(state) for state in data.get("rank_rngs") or []],
             corpus=dict(data.get("corpus") or {}),
             device=str(data.get("device", "cpu")),
             versions=dict(data.get("versions") or {}),

@@ -31,6 +31,7 @@ from charnn.errors import ConfigError
 CELLS = ("lstm", "gru", "rnn")
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("fp32", "bf16")
+TOKENIZERS = ("chars", "bytes")
 DECODE_ERRORS = ("strict", "replace", "ignore")
 
 
@@ -54,6 +55,9 @@ class DataConfig:
     errors: str = "strict"
     """Bytes of `path` that are not valid in `encoding`: `strict` (refuse the file), `replace`
     (with U+FFFD) or `ignore` (drop them)."""
+    tokenizer: str = "chars"
+    """`chars` (one symbol per Unicode character of the text) or `bytes` (the file's 256 byte
+    values: any file at all; `encoding` and `errors` then do not apply)."""
     source: str = "pydoc-topics"
     """A named corpus: `pydoc-topics` (offline, ships with Python) or `tinyshakespeare`."""
     val_fraction: float = 0.1
@@ -78,6 +82,7 @@ class DataConfig:
         _require(self.path != "", "data.path is empty; give a text file or leave it unset")
         _require(is_known_encoding(self.encoding), unknown_encoding(self.encoding, "data.encoding"))
         _one_of("data.errors", self.errors, DECODE_ERRORS)
+        _one_of("data.tokenizer", self.tokenizer, TOKENIZERS)
 
 
 def is_known_encoding(name: str) -> bool:
@@ -134,7 +139,10 @@ class TrainConfig:
     max_time: float | None = None
     """Stop after this many seconds of training (null: no time limit)."""
     eval_every: int = 500
-    """Steps between full evaluations of the validation split (and checkpoints)."""
+    """Steps between evaluations of the validation split (and checkpoints)."""
+    eval_chars: int | None = 2_000_000
+    """Characters of the validation split scored at each evaluation, from its start (null: all
+    of it). Bounds the pause on a large corpus; `charnn eval` always scores the whole split."""
     log_every: int = 50
     """Steps between metrics records and plain progress lines."""
     seed: int = 1337
@@ -171,6 +179,11 @@ class TrainConfig:
             _require(self.max_steps > 0, f"train.max_steps must be > 0; got {self.max_steps}")
         if self.max_time is not None:
             _require(self.max_time > 0, f"train.max_time must be > 0 seconds; got {self.max_time}")
+        if self.eval_chars is not None:
+            _require(
+                self.eval_chars >= 2,
+                f"train.eval_chars must be >= 2 (null: the whole split); got {self.eval_chars}",
+            )
         _require(self.seed >= 0, f"train.seed must be >= 0; got {self.seed}")
         _one_of("train.precision", self.precision, PRECISIONS)
         _require(

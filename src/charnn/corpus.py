@@ -16,9 +16,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import torch
+
+from charnn import tokens
 from charnn.config import DataConfig
 from charnn.download import download, sha256_of
 from charnn.errors import DataError
+from charnn.vocab import CharVocab, new_vocab
 
 DATA_DIR_ENV = "CHARNN_DATA_DIR"
 
@@ -53,6 +57,48 @@ class Corpus:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class PreparedCorpus:
+    """A corpus as ids, ready to split: memory-mapped from the token cache for files."""
+
+    name: str
+    vocab: CharVocab
+    ids: torch.Tensor
+    """1-D ids in a compact type (uint8, uint16 or int32); `.long()` windows before use."""
+    sha256: str
+    """The corpus identity a checkpoint keeps (see `tokens.TokenFile.sha256`)."""
+
+
+def prepare_corpus(data: DataConfig) -> PreparedCorpus:
+    """The ids of the whole corpus a run trains and validates on, with their vocabulary.
+
+    Files (data.path, downloaded corpora) go through the token cache, so memory stays bounded
+    whatever their size and a second run starts at once; the built-in text is encoded here.
+    """
+    if data.path is not None or data.source in REMOTE_CORPORA:
+        path, name = (
+            (Path(data.path), data.path)
+            if data.path is not None
+            else (fetch_remote_corpus(data.source), data.source)
+        )
+        encoding, errors = (data.encoding, data.errors) if data.path else ("utf-8", "strict")
+        prepared = tokens.prepare(
+            path,
+            tokenizer=data.tokenizer,
+            encoding=encoding,
+            errors=errors,
+            decoding_fix=TRAIN_DECODING_FIX,
+        )
+        return PreparedCorpus(
+            name=name, vocab=prepared.vocab, ids=prepared.ids, sha256=prepared.sha256
+        )
+    corpus = load_corpus(data)
+    vocab = new_vocab(data.tokenizer, corpus.text)
+    return PreparedCorpus(
+        name=corpus.name, vocab=vocab, ids=vocab.encode(corpus.text), sha256=corpus.sha256
+    )
+
+
 def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or "data")
 
@@ -75,7 +121,8 @@ def load_corpus(data: DataConfig) -> Corpus:
 
 TRAIN_DECODING_FIX = (
     "if it is text in another encoding, set data.encoding (e.g. --set data.encoding=latin-1); "
-    "to replace the bad bytes with U+FFFD instead, set data.errors=replace"
+    "to replace the bad bytes with U+FFFD instead, set data.errors=replace; to train on the "
+    "raw bytes of any file, set data.tokenizer=bytes"
 )
 
 
@@ -89,16 +136,7 @@ def read_text_file(
 ) -> str:
     """Read a text file, turning each way it can be unusable into one clear DataError;
     `decoding_fix` says how to choose another encoding or error policy where the text is read."""
-    if not path.exists():
-        raise DataError(f"{what} {path} does not exist; check the path")
-    if path.is_dir():
-        raise DataError(f"{what} {path} is a directory; give a text file")
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DataError(f"cannot read {what} {path}: {error.strerror or error}") from None
-    if not raw:
-        raise DataError(f"{what} {path} is empty; give a file with text in it")
+    raw = read_file_bytes(path, what=what)
     try:
         # Bytes are decoded as they are: no newline translation, so ids match the file exactly.
         text = raw.decode(encoding, errors)
@@ -110,6 +148,21 @@ def read_text_file(
     if not text:
         raise DataError(f"{what} {path} has no text left after decoding; check the encoding")
     return text
+
+
+def read_file_bytes(path: Path, *, what: str = "text file") -> bytes:
+    """A file's bytes, or one clear DataError when it is missing, a folder, unreadable or empty."""
+    if not path.exists():
+        raise DataError(f"{what} {path} does not exist; check the path")
+    if path.is_dir():
+        raise DataError(f"{what} {path} is a directory; give a text file")
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"cannot read {what} {path}: {error.strerror or error}") from None
+    if not raw:
+        raise DataError(f"{what} {path} is empty; give a file with text in it")
+    return raw
 
 
 def fetch_remote_corpus(name: str) -> Path:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from charnn.errors import DataError
+from charnn.errors import ConfigError, DataError
 from charnn.vocab import CharVocab
 
 
@@ -25,7 +25,8 @@ class Splits:
 
 
 def split_ids(ids: torch.Tensor, *, val_fraction: float, test_fraction: float) -> Splits:
-    """Cut a 1-D id tensor into train | test | val by fraction of its length."""
+    """Cut a 1-D id tensor into train | test | val by fraction of its length (views: a
+    memory-mapped corpus stays mapped)."""
     total = len(ids)
     val_len = int(total * val_fraction)
     test_len = int(total * test_fraction)
@@ -90,6 +91,19 @@ class TrainStreams:
         self.streams = ids[: stream_len * batch_size].reshape(batch_size, stream_len)  # (B, L)
         self.windows_per_epoch = (stream_len - 1) // seq_len
 
+    def shard(self, rank: int, count: int) -> TrainStreams:
+        """Keep rows rank*B/count .. (rank+1)*B/count - 1: one process's share of the streams
+        in a run of `count` processes. Together the shares are exactly the B streams."""
+        batch_size = self.streams.shape[0]
+        if batch_size % count:
+            raise ConfigError(
+                f"train.batch_size ({batch_size}) is the global batch and must divide evenly "
+                f"among the {count} processes; use a multiple of {count}"
+            )
+        share = batch_size // count
+        self.streams = self.streams[rank * share : (rank + 1) * share]
+        return self
+
     def to(self, device: torch.device) -> TrainStreams:
         self.streams = self.streams.to(device)
         return self
@@ -98,6 +112,7 @@ class TrainStreams:
         """Inputs (B, T), targets (B, T), and whether this window starts an epoch."""
         index = step % self.windows_per_epoch
         start = index * self.seq_len
-        inputs = self.streams[:, start : start + self.seq_len]
-        targets = self.streams[:, start + 1 : start + self.seq_len + 1]
+        # Ids are stored compact (uint8/uint16/int32, maybe memory-mapped); models want int64.
+        inputs = self.streams[:, start : start + self.seq_len].long()
+        targets = self.streams[:, start + 1 : start + self.seq_len + 1].long()
         return inputs, targets, index == 0

@@ -28,7 +28,7 @@ def _update(digest: Any, value: Any) -> None:
         tensor = value.detach().cpu().contiguous()
         digest.update(f"T{tensor.dtype}{tuple(tensor.shape)};".encode())
         if tensor.numel():
-            digest.update(_tensor_bytes(tensor))
+            digest.update(tensor_bytes(tensor))
     elif isinstance(value, dict):
         digest.update(f"D{len(value)};".encode())
         for key, item in value.items():
@@ -46,7 +46,7 @@ def _update(digest: Any, value: Any) -> None:
         raise TypeError(f"cannot digest a {type(value).__name__}; checkpoints hold plain data")
 
 
-def _tensor_bytes(tensor: torch.Tensor) -> memoryview:
+def tensor_bytes(tensor: torch.Tensor) -> memoryview:
     """The raw bytes of a contiguous CPU tensor, without a copy (NumPy is not a dependency)."""
     size = tensor.numel() * tensor.element_size()
     return memoryview((ctypes.c_char * size).from_address(tensor.data_ptr())).cast("B")

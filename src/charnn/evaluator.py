@@ -24,11 +24,12 @@ import torch.nn.functional as F
 
 from charnn.checkpoint import Checkpoint
 from charnn.config import DECODE_ERRORS, is_known_encoding, unknown_encoding
-from charnn.corpus import load_corpus, read_text_file
-from charnn.data import encode_corpus
+from charnn.corpus import prepare_corpus, read_file_bytes, read_text_file
+from charnn.data import split_ids
 from charnn.errors import CharnnError, DataError
 from charnn.metrics import bits_per_char, perplexity
 from charnn.model import CharRNN
+from charnn.vocab import ByteVocab
 
 EVAL_SPLITS = ("val", "test")
 
@@ -87,12 +88,14 @@ def evaluate(
         with torch.inference_mode():
             hidden = None
             for inputs, targets in _batches(ids, chunk_len=chunk_len, window=window):
-                logits, last_hidden = model(inputs.to(device, non_blocking=True), hidden)
+                # Ids may be stored compact (uint8/uint16/int32); the model takes int64.
+                inputs = inputs.to(device, non_blocking=True).long()
+                logits, last_hidden = model(inputs, hidden)
                 if window is None:  # one stream: the next chunk goes on from this state
                     hidden = last_hidden
                 total += F.cross_entropy(
                     logits.float().reshape(-1, logits.shape[-1]),  # (B * T, V)
-                    targets.to(device, non_blocking=True).reshape(-1),
+                    targets.to(device, non_blocking=True).long().reshape(-1),
                     reduction="sum",
                 )
             loss = total.item() / scored  # the only host sync
@@ -169,6 +172,8 @@ def _text_file_ids(
         allowed = ", ".join(DECODE_ERRORS)
         raise DataError(f"--errors must be one of {allowed}; got {options.errors!r}")
     what = f"text file {path}"
+    if isinstance(checkpoint.vocab, ByteVocab):  # a bytes model reads any file as it is
+        return ByteVocab.encode_bytes(read_file_bytes(path, what=what))
     text = read_text_file(
         path, encoding=options.encoding, errors=options.errors, decoding_fix=EVAL_DECODING_FIX
     )
@@ -188,16 +193,14 @@ def _split_ids(checkpoint: Checkpoint, split: str) -> torch.Tensor:
             "give --text-file PATH, or train with --set data.test_fraction=0.05"
         )
     try:
-        corpus = load_corpus(data)
+        corpus = prepare_corpus(data)
     except DataError as error:
         raise DataError(f"{error} (or score any text with --text-file PATH)") from None
-    vocab, splits = encode_corpus(
-        corpus.text, val_fraction=data.val_fraction, test_fraction=data.test_fraction
-    )
+    splits = split_ids(corpus.ids, val_fraction=data.val_fraction, test_fraction=data.test_fraction)
     checkpoint.check_corpus(
         corpus.name,
         corpus.sha256,
-        vocab,
+        corpus.vocab,
         fix=f"its {split} split is not the one the run held out; "
         "score a file with --text-file PATH instead",
     )

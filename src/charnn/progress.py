@@ -19,8 +19,10 @@ class Progress:
     the trainer reports every `train.log_every` steps, so logs stay short.
     """
 
-    def __init__(self, *, total_steps: int | None, initial_step: int) -> None:
-        self.interactive = sys.stderr.isatty()
+    def __init__(self, *, total_steps: int | None, initial_step: int, shown: bool = True) -> None:
+        self.shown = shown
+        """False in every process of a multi-process run but the first: it shows nothing."""
+        self.interactive = shown and sys.stderr.isatty()
         self._bar = (
             tqdm(
                 total=total_steps,
@@ -43,14 +45,14 @@ class Progress:
         """Periodic figures: shown on the bar, or logged as `line` when there is no bar."""
         if self._bar is not None:
             self._bar.set_postfix_str(f"loss {loss:.4f} lr {lr:.2e} {chars_per_s:,.0f} chars/s")
-        else:
+        elif self.shown:
             logger.info(line)
 
     def note(self, line: str) -> None:
         """A line that always shows (evaluations, checkpoints), without breaking the bar."""
         if self._bar is not None:
             self._bar.write(line, file=sys.stderr)
-        else:
+        elif self.shown:
             logger.info(line)
 
     def close(self) -> None:

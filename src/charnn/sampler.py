@@ -17,10 +17,6 @@ from charnn.model import CharRNN
 from charnn.stepper import Stepper
 from charnn.vocab import UNKNOWN_CHARS_FIX, CharVocab
 
-# With no prime, generation starts as if after this character (a line break is where text
-# naturally starts); it is not part of the output.
-DEFAULT_START = "\n"
-
 
 @dataclass(frozen=True, kw_only=True)
 class SamplingOptions:
@@ -99,17 +95,19 @@ def generate(
     options: SamplingOptions | None = None,
     seed: int = 0,
 ) -> Iterator[list[str]]:
-    """Yield `length` steps; each step is a list with the next character of every sample.
+    """Yield `length` steps; each step is a list with the next text of every sample.
 
-    The prime is read first (it is not yielded); with no prime, generation starts as if after
-    a line break, or after the vocabulary's first character when it has none. Arguments are
-    checked here, before the first character is asked for.
+    A step is one symbol: a character, or with the bytes tokenizer one byte, whose text is ""
+    until it completes a UTF-8 character (one last step may then flush an unfinished one as
+    U+FFFD). The prime is read first (it is not yielded); with no prime, generation starts as
+    if after a line break, or after the vocabulary's first character when it has none.
+    Arguments are checked here, before the first character is asked for.
     """
     if length < 0:
         raise CharnnError(f"--length must be >= 0; got {length}")
     if num_samples < 1:
         raise CharnnError(f"--num-samples must be >= 1; got {num_samples}")
-    start = prime or (DEFAULT_START if DEFAULT_START in vocab else vocab.chars[0])
+    start = prime or vocab.start_symbol
     prime_ids = vocab.encode(start, what="the prime text", fix=UNKNOWN_CHARS_FIX)
     return _generate(
         model, vocab, prime_ids, length, num_samples, options or SamplingOptions(), seed
@@ -133,11 +131,16 @@ def _generate(
         logits, hidden = model(inputs)  # (N, P, V): the whole prime in one call
         logits = logits[:, -1]  # (N, V)
         stepper = Stepper(model, hidden)  # then one character at a time, the lean way
+        decoders = [vocab.decoder() for _ in range(num_samples)]
         for step in range(length):
             chosen = next_ids(logits, options, generator)  # (N,)
-            yield [vocab.chars[index] for index in chosen.tolist()]
+            pairs = zip(decoders, chosen.tolist(), strict=True)
+            yield [decoder.feed(index) for decoder, index in pairs]
             if step + 1 < length:
                 logits = stepper.step(chosen)
+        ends = [decoder.flush() for decoder in decoders]
+        if any(ends):  # bytes of an unfinished character (bytes tokenizer only)
+            yield ends
 
 
 def sample_text(

@@ -11,6 +11,7 @@ keeping the checkpoints already written, which never hold non-finite weights.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from charnn.checkpoint import (
     BEST_NAME,
@@ -36,8 +38,9 @@ from charnn.config import (
     config_to_yaml,
     load_config,
 )
-from charnn.corpus import Corpus, load_corpus
-from charnn.data import TrainStreams, encode_corpus
+from charnn.corpus import PreparedCorpus, prepare_corpus
+from charnn.data import TrainStreams, split_ids
+from charnn.distributed import World, join_world, leave_world, rank_device
 from charnn.errors import CheckpointError, ConfigError, TrainingDiverged
 from charnn.evaluator import evaluate
 from charnn.interruptions import interrupted, out_of_memory_is_a_user_error, stop_on_signals
@@ -127,13 +130,20 @@ def train_step(
     *,
     grad_clip: float,
     precision: str,
+    world: World | None = None,
 ) -> StepResult:
-    """One truncated-BPTT step; skipped (no update) when the loss or gradient is not finite."""
+    """One truncated-BPTT step; skipped (no update) when the loss or gradient is not finite.
+
+    In a run of several processes, `model` is wrapped in DistributedDataParallel (backward
+    averages the gradients) and the loss is averaged over `world`, so all take the same step.
+    """
     with autocast(inputs.device, precision):
         logits, hidden = model(inputs, hidden)  # (B, T, V)
     loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if world is not None:
+        loss = world.mean(loss.detach())
     parameters = [p for p in model.parameters() if p.grad is not None]
     if grad_clip > 0:
         # Clipping the global norm keeps one exploding window from wrecking the weights.
@@ -184,20 +194,38 @@ def train(
 ) -> TrainSummary:
     """Train a model as `config` says, writing the run directory; resume when given a checkpoint."""
     device = resolve_device(config.device)
-    configure_backends(device)
-    warn_unused_precision(device, config.train.precision)
-    run_dir = Path(config.out_dir)
-    with training_lock(run_dir):
-        start_run(run_dir, resuming=resume_from is not None, overwrite=overwrite)
-        return _train_in(run_dir, config, device, resume_from)
+    world = join_world(device)  # one process, or one of several started by torchrun
+    try:
+        device = rank_device(device, world)
+        if not world.is_main:  # rank 0 speaks for the run
+            logging.getLogger("charnn").setLevel(logging.WARNING)
+        configure_backends(device)
+        warn_unused_precision(device, config.train.precision)
+        run_dir = Path(config.out_dir)
+        with contextlib.ExitStack() as held:
+
+            def claim_run_dir() -> None:
+                held.enter_context(training_lock(run_dir))
+                start_run(run_dir, resuming=resume_from is not None, overwrite=overwrite)
+
+            world.on_main(claim_run_dir)
+            return _train_in(run_dir, config, device, resume_from, world)
+    finally:
+        leave_world(world)
 
 
 def _train_in(
-    run_dir: Path, config: RunConfig, device: torch.device, resume_from: Checkpoint | None
+    run_dir: Path,
+    config: RunConfig,
+    device: torch.device,
+    resume_from: Checkpoint | None,
+    world: World,
 ) -> TrainSummary:
-    corpus = load_corpus(config.data)
-    vocab, splits = encode_corpus(
-        corpus.text, val_fraction=config.data.val_fraction, test_fraction=config.data.test_fraction
+    # One process fills the token cache; the others then map what it wrote.
+    corpus = world.on_main(lambda: prepare_corpus(config.data)) or prepare_corpus(config.data)
+    vocab = corpus.vocab
+    splits = split_ids(
+        corpus.ids, val_fraction=config.data.val_fraction, test_fraction=config.data.test_fraction
     )
     if resume_from is not None:
         resume_from.check_corpus(
@@ -209,38 +237,56 @@ def _train_in(
         )
     streams = TrainStreams(
         splits.train, batch_size=config.train.batch_size, seq_len=config.train.seq_len
-    ).to(device)
+    )
+    streams = streams.shard(world.rank, world.size).to(device)
 
     seed_everything(config.train.seed)
     model = CharRNN(config.model, len(vocab)).to(device)
+    if world.distributed:
+        seed_everything(config.train.seed + world.rank)  # dropout differs between shares
     optimizer = build_optimizer(model, config.train, device)
     state = TrainState()
     if resume_from is not None:
-        state = _restore(resume_from, model, optimizer, device)
+        state = _restore(resume_from, model, optimizer, device, world)
+    stepped: torch.nn.Module = model
+    if world.distributed:  # broadcasts rank 0's weights, then averages gradients in backward
+        stepped = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
 
-    (run_dir / CONFIG_NAME).write_text(_config_header(config) + config_to_yaml(config), "utf-8")
     metrics = MetricsLog(run_dir / METRICS_NAME)
-    metrics.keep_until(state.step)  # records past the checkpoint belong to a lost session
+    if world.is_main:
+        config_text = _config_header(config) + config_to_yaml(config)
+        (run_dir / CONFIG_NAME).write_text(config_text, "utf-8")
+        metrics.keep_until(state.step)  # records past the checkpoint belong to a lost session
     run = _Run(
         config=config,
         run_dir=run_dir,
         device=device,
+        world=world,
         corpus=corpus,
         vocab=vocab,
         model=model,
+        stepped=stepped,
         optimizer=optimizer,
         state=state,
-        val_ids=splits.val.to(device),
+        val_ids=splits.val[: config.train.eval_chars].to(device)
+        if world.is_main
+        else splits.val[:0],
         metrics=metrics,
         last_val_loss=resume_from.val_loss if resume_from is not None else None,
         last_saved_step=state.step if resume_from is not None else None,
     )
+    if resume_from is not None:
+        run.saved_elapsed_s = resume_from.elapsed_s
     if run.last_val_loss is not None:  # resumed from an evaluation: no need to repeat it
         run.last_eval_step = state.step
     run.log_start(train_chars=len(splits.train))
     with (
         stop_on_signals() as stop_signal,
-        Progress(total_steps=config.train.max_steps, initial_step=state.step) as progress,
+        Progress(
+            total_steps=config.train.max_steps, initial_step=state.step, shown=world.is_main
+        ) as progress,
         out_of_memory_is_a_user_error(config, device),
     ):
         stopped_by = run.loop(streams, progress, stop_signal)
@@ -268,9 +314,12 @@ class _Run:
     config: RunConfig
     run_dir: Path
     device: torch.device
-    corpus: Corpus
+    world: World
+    corpus: PreparedCorpus
     vocab: CharVocab
     model: CharRNN
+    stepped: torch.nn.Module
+    """What the training step calls: the model, or its DistributedDataParallel wrapper."""
     optimizer: torch.optim.Optimizer
     state: TrainState
     val_ids: torch.Tensor
@@ -282,6 +331,8 @@ class _Run:
     window: _Window = field(default_factory=_Window)
     last_eval_step: int = -1
     clock_zero: float = 0.0
+    saved_elapsed_s: float = 0.0
+    """The training time recorded in the newest last.pt."""
 
     def loop(self, streams: TrainStreams, progress: Progress, stop_signal: list[int]) -> str:
         """Step until a limit is reached; returns which (`max_steps` or `max_time`)."""
@@ -291,11 +342,17 @@ class _Run:
         while True:
             state.elapsed_s = time.perf_counter() - self.clock_zero
             stopped_by = _limit_reached(state, train)
+            signal_number = stop_signal[0] if stop_signal else 0
+            if self.world.distributed:  # rank 0's clock and decisions hold for every rank
+                elapsed_s, limit, signal_number = self.world.from_main(
+                    [state.elapsed_s, STOP_REASONS.index(stopped_by), signal_number]
+                )
+                state.elapsed_s, stopped_by = elapsed_s, STOP_REASONS[int(limit)]
             if stopped_by:
                 return stopped_by
-            if stop_signal:
+            if signal_number:
                 self.save(LAST_NAME, val_loss=None)
-                raise interrupted(stop_signal[0], state.step, self.run_dir / LAST_NAME)
+                raise interrupted(int(signal_number), state.step, self.run_dir / LAST_NAME)
 
             inputs, targets, epoch_starts = streams.window(state.step)
             if epoch_starts:
@@ -304,17 +361,18 @@ class _Run:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.lr
             result = train_step(
-                self.model,
+                self.stepped,
                 self.optimizer,
                 inputs,
                 targets,
                 state.hidden,
                 grad_clip=train.grad_clip,
                 precision=train.precision,
+                world=self.world if self.world.distributed else None,
             )
             state.step += 1
             state.hidden = result.hidden
-            self.count(result, chars=inputs.numel())
+            self.count(result, chars=inputs.numel() * self.world.size)  # all ranks
 
             if state.step % train.log_every == 0:
                 self.report(progress)
@@ -375,6 +433,10 @@ class _Run:
             self.report(progress)
         if self.last_eval_step != self.state.step:
             self.evaluate_and_save(progress)
+        elif self.saved_elapsed_s < self.state.elapsed_s:
+            # Evaluated at this very step, but the clock ran on (into max_time, say): record
+            # the time spent, or a resumed run would think it has budget left.
+            self.save(LAST_NAME, val_loss=self.last_val_loss)
 
     def report(self, progress: Progress) -> None:
         window, state = self.window, self.state
@@ -389,6 +451,9 @@ class _Run:
         seconds = time.perf_counter() - window.started
         chars_per_s = window.chars / seconds if seconds > 0 else 0.0
         elapsed_s = time.perf_counter() - self.clock_zero
+        self.window = _Window()
+        if not self.world.is_main:
+            return
         self.metrics.write(
             "train",
             step=state.step,
@@ -407,33 +472,47 @@ class _Run:
             lr=self.lr,
             chars_per_s=chars_per_s,
         )
-        self.window = _Window()
 
     def evaluate_and_save(self, progress: Progress) -> None:
         state = self.state
-        result = evaluate(self.model, self.val_ids)
-        improved = math.isfinite(result.loss) and (
-            state.best_val_loss is None or result.loss < state.best_val_loss
+        # Rank 0 scores the weights (the same on every rank) and tells the others.
+        val_loss, seconds = 0.0, 0.0
+        if self.world.is_main:
+            result = evaluate(self.model, self.val_ids)
+            val_loss, seconds = result.loss, result.seconds
+        val_loss, seconds = self.world.from_main([val_loss, seconds])
+        improved = math.isfinite(val_loss) and (
+            state.best_val_loss is None or val_loss < state.best_val_loss
         )
         if improved:
-            state.best_val_loss = result.loss
-            self.save(BEST_NAME, val_loss=result.loss)
-        self.save(LAST_NAME, val_loss=result.loss)
-        self.last_val_loss, self.last_eval_step = result.loss, state.step
+            state.best_val_loss = val_loss
+            self.save(BEST_NAME, val_loss=val_loss)
+        self.save(LAST_NAME, val_loss=val_loss)
+        self.last_val_loss, self.last_eval_step = val_loss, state.step
+        if not self.world.is_main:
+            return
         self.metrics.write(
             "eval",
             step=state.step,
-            val_loss=result.loss,
+            val_loss=val_loss,
             elapsed_s=state.elapsed_s,
             skipped_steps=state.skipped_steps,
         )
         progress.note(
-            f"step {state.step}: val loss {result.loss:.4f} ({bits_per_char(result.loss):.3f} bpc)"
-            f"{', best so far' if improved else ''} [{result.seconds:.1f}s]"
+            f"step {state.step}: val loss {val_loss:.4f} ({bits_per_char(val_loss):.3f} bpc)"
+            f"{', best so far' if improved else ''} [{seconds:.1f}s]"
         )
 
     def save(self, name: str, *, val_loss: float | None) -> None:
-        state = self.state
+        """Write a checkpoint (every rank calls this; rank 0 writes, with all ranks' state)."""
+        state, world = self.state, self.world
+        hidden = state.hidden
+        if world.distributed and hidden is not None:  # every rank's streams, in row order
+            if isinstance(hidden, tuple):
+                hidden = (world.gather_rows(hidden[0], 1), world.gather_rows(hidden[1], 1))
+            else:
+                hidden = world.gather_rows(hidden, 1)
+        rank_rngs = world.gather_states(rng_state(self.device)) if world.distributed else []
         checkpoint = Checkpoint(
             config=self.config,
             vocab=self.vocab,
@@ -445,23 +524,24 @@ class _Run:
             elapsed_s=state.elapsed_s,
             skipped_steps=state.skipped_steps,
             consecutive_skips=state.consecutive_skips,
-            hidden=hidden_to_list(state.hidden),
-            rng=rng_state(self.device),
+            hidden=hidden_to_list(hidden),
+            rng=rank_rngs[0] if rank_rngs else rng_state(self.device),
+            rank_rngs=rank_rngs,
             corpus={
                 "name": self.corpus.name,
-                "chars": len(self.corpus.text),
+                "chars": len(self.corpus.ids),
                 "sha256": self.corpus.sha256,
             },
             device=str(self.device),
         )
         try:
-            save_checkpoint(self.run_dir / name, checkpoint)
+            world.on_main(lambda: save_checkpoint(self.run_dir / name, checkpoint))
         except NonFiniteWeights:
             raise self.diverged(
                 f"the weights are not finite (NaN or inf) at step {state.step}"
             ) from None
         if name == LAST_NAME:
-            self.last_saved_step = state.step
+            self.last_saved_step, self.saved_elapsed_s = state.step, state.elapsed_s
 
     def log_start(self, *, train_chars: int) -> None:
         model, step = self.config.model, self.state.step
@@ -476,7 +556,7 @@ class _Run:
             f"{count_parameters(self.model):,}",
             self.device,
             self.corpus.name,
-            f"{len(self.corpus.text):,}",
+            f"{len(self.corpus.ids):,}",
             f"{train_chars:,}",
             len(self.vocab),
         )
@@ -495,6 +575,9 @@ class _Run:
         )
 
 
+STOP_REASONS = ("", "max_steps", "max_time")
+
+
 def _limit_reached(state: TrainState, config: TrainConfig) -> str:
     if config.max_steps is not None and state.step >= config.max_steps:
         return "max_steps"
@@ -504,20 +587,47 @@ def _limit_reached(state: TrainState, config: TrainConfig) -> str:
 
 
 def _restore(
-    checkpoint: Checkpoint, model: CharRNN, optimizer: torch.optim.Optimizer, device: torch.device
+    checkpoint: Checkpoint,
+    model: CharRNN,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    world: World,
 ) -> TrainState:
     model.load_state_dict(checkpoint.model_state)
     if checkpoint.optimizer_state is not None:
         optimizer.load_state_dict(checkpoint.optimizer_state)
-    set_rng_state(checkpoint.rng, device)
+    if len(checkpoint.rank_rngs) == world.size:
+        set_rng_state(checkpoint.rank_rngs[world.rank], device)
+    elif not world.distributed:
+        set_rng_state(checkpoint.rng, device)
+    else:  # saved by another number of processes: same data, but dropout draws differ
+        logger.warning(
+            "the checkpoint was written by %d process(es), this run has %d: resuming with "
+            "fresh random streams, so dropout masks will not repeat the first run's",
+            max(1, len(checkpoint.rank_rngs)),
+            world.size,
+        )
+    hidden = hidden_from_list(checkpoint.hidden, device)
+    if hidden is not None and world.distributed:  # this rank's rows of the B streams
+        share = _rows_of(checkpoint.config.train.batch_size, world)
+        if isinstance(hidden, tuple):
+            hidden = (hidden[0][:, share].contiguous(), hidden[1][:, share].contiguous())
+        else:
+            hidden = hidden[:, share].contiguous()
     return TrainState(
         step=checkpoint.step,
         elapsed_s=checkpoint.elapsed_s,
         best_val_loss=checkpoint.best_val_loss,
-        hidden=hidden_from_list(checkpoint.hidden, device),
+        hidden=hidden,
         skipped_steps=checkpoint.skipped_steps,
         consecutive_skips=checkpoint.consecutive_skips,
     )
+
+
+def _rows_of(batch_size: int, world: World) -> slice:
+    """The rows of the B streams that belong to this rank (as TrainStreams.shard cuts them)."""
+    share = batch_size // world.size
+    return slice(world.rank * share, (world.rank + 1) * share)
 
 
 def _config_header(config: RunConfig) -> str:

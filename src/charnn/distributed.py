@@ -1,0 +1,192 @@
+"""Training in several processes (torchrun): who is who, and the few things they must agree on.
+
+`torchrun --nproc-per-node=N -m charnn train ...` starts N copies of charnn with RANK,
+WORLD_SIZE and LOCAL_RANK in their environment. `join_world` turns that into a `World` (gloo
+on CPU, NCCL on CUDA); without those variables it is the one-process world, where every
+method below is free and does nothing special.
+
+How the work is shared (the trainer's side of it):
+- `train.batch_size` is the global batch: the B training streams are cut into equal shares,
+  rank r taking rows r*B/N .. (r+1)*B/N - 1, so a run computes the same gradients with any N.
+- DistributedDataParallel averages the gradients; the loss each rank reports is averaged too,
+  so every rank takes the same skip/keep decision and the logged loss is the global one.
+- Rank 0 alone owns the run directory: lock, checkpoints, metrics, logs and progress. Its
+  clock and its stop decisions (max_time, Ctrl-C) are broadcast, so every rank runs the same
+  steps with the same learning rate.
+- A checkpoint holds the hidden state of all B streams (gathered from the ranks) and every
+  rank's RNG state, so `--resume` restores each rank exactly.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import torch
+import torch.distributed as dist
+
+from charnn import errors
+from charnn.errors import CharnnError, ConfigError
+
+T = TypeVar("T")
+ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    def mean(self, value: torch.Tensor) -> torch.Tensor:
+        """The mean of a tensor over the ranks (the tensor itself in one process)."""
+        if not self.distributed:
+            return value
+        total = value.detach().clone()
+        dist.all_reduce(total)
+        return total / self.size
+
+    def from_main(self, values: list[float]) -> list[float]:
+        """Rank 0's numbers, on every rank."""
+        if not self.distributed:
+            return values
+        tensor = torch.tensor(values, dtype=torch.float64, device=self._collective_device())
+        dist.broadcast(tensor, src=0)
+        return tensor.tolist()
+
+    def gather_rows(self, value: torch.Tensor, dim: int) -> torch.Tensor:
+        """Every rank's tensor, concatenated along `dim` in rank order (equal shapes)."""
+        if not self.distributed:
+            return value
+        parts = [torch.empty_like(value) for _ in range(self.size)]
+        dist.all_gather(parts, value.contiguous())
+        return torch.cat(parts, dim=dim)
+
+    def gather_states(self, value: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every rank's plain-data dict (tensors, numbers, tuples), in rank order."""
+        if not self.distributed:
+            return [value]
+        buffer = io.BytesIO()
+        torch.save(value, buffer)
+        return [
+            torch.load(io.BytesIO(data), weights_only=True)
+            for data in self._all_gather_bytes(buffer.getvalue())
+        ]
+
+    def on_main(self, work: Callable[[], T]) -> T | None:
+        """Run `work` on rank 0 only; when it raises a user error, raise it on every rank, so
+        no rank is left waiting for a partner that has stopped. Returns None on the others."""
+        if not self.distributed:
+            return work()
+        result, failure = None, None
+        if self.is_main:
+            try:
+                result = work()
+            except CharnnError as error:
+                failure = error
+        described = b"" if failure is None else f"{type(failure).__name__}\n{failure}".encode()
+        message = self._broadcast_bytes(described)
+        if failure is not None:
+            raise failure
+        if message:
+            name, text = message.decode().split("\n", 1)
+            error_type = getattr(errors, name, CharnnError)
+            try:
+                copy = error_type(text)
+            except TypeError:  # an error type with more arguments: its message is what counts
+                copy = CharnnError(text)
+            raise copy
+        return result
+
+    # torch's *_object collectives need NumPy, which charnn does not depend on: bytes travel
+    # as uint8 tensors instead, their lengths first.
+
+    def _broadcast_bytes(self, data: bytes) -> bytes:
+        device = self._collective_device()
+        length = torch.tensor([len(data)], dtype=torch.int64, device=device)
+        dist.broadcast(length, src=0)
+        payload = torch.zeros(int(length.item()), dtype=torch.uint8, device=device)
+        if self.is_main and data:
+            payload.copy_(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+        if len(payload):
+            dist.broadcast(payload, src=0)
+        return bytes(payload.cpu().tolist())
+
+    def _all_gather_bytes(self, data: bytes) -> list[bytes]:
+        device = self._collective_device()
+        length = torch.tensor([len(data)], dtype=torch.int64, device=device)
+        lengths = [torch.empty_like(length) for _ in range(self.size)]
+        dist.all_gather(lengths, length)
+        longest = max(int(item.item()) for item in lengths)
+        payload = torch.zeros(longest, dtype=torch.uint8, device=device)
+        payload[: len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+        parts = [torch.empty_like(payload) for _ in range(self.size)]
+        dist.all_gather(parts, payload)
+        return [
+            bytes(part[: int(size.item())].cpu().tolist())
+            for part, size in zip(parts, lengths, strict=True)
+        ]
+
+    def _collective_device(self) -> torch.device:
+        if dist.get_backend() == "nccl":
+            return torch.device("cuda", torch.cuda.current_device())
+        return torch.device("cpu")
+
+
+def launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def join_world(device: torch.device) -> World:
+    """The world this process belongs to, joining the process group when torchrun started it.
+
+    On CUDA each process takes the GPU of its LOCAL_RANK and talks over NCCL; on CPU over gloo.
+    """
+    if not launched_by_torchrun():
+        return World()
+    try:
+        rank, size, local_rank = (int(os.environ[key]) for key in ENV_KEYS)
+    except (KeyError, ValueError):
+        raise ConfigError(
+            f"WORLD_SIZE is set but {', '.join(ENV_KEYS)} are not all integers; "
+            "start charnn with torchrun (torchrun --nproc-per-node=N -m charnn train ...)"
+        ) from None
+    if device.type == "cuda":
+        if local_rank >= torch.cuda.device_count():
+            raise ConfigError(
+                f"process {local_rank} on this machine has no GPU: only "
+                f"{torch.cuda.device_count()} are visible; lower --nproc-per-node"
+            )
+        torch.cuda.set_device(local_rank)
+        backend = "nccl"
+    elif device.type == "cpu":
+        backend = "gloo"
+    else:
+        raise ConfigError(f"training on {device.type} in several processes is not supported")
+    if not dist.is_initialized():
+        dist.init_process_group(backend, timeout=timedelta(minutes=30))
+    return World(rank=rank, size=size, local_rank=local_rank)
+
+
+def leave_world(world: World) -> None:
+    if world.distributed and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def rank_device(device: torch.device, world: World) -> torch.device:
+    """Each process of a CUDA run uses its own GPU (LOCAL_RANK); CPU runs share the CPU."""
+    if world.distributed and device.type == "cuda":
+        return torch.device("cuda", world.local_rank)
+    return device

@@ -1,0 +1,172 @@
+"""Training in several processes: torchrun, gloo on 127.0.0.1, DistributedDataParallel.
+
+The subprocess tests start real torchrun runs of 2 CPU processes, so they are marked slow:
+`pytest` skips them, `bash scripts/test.sh` (CI) runs them.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from charnn.checkpoint import load_checkpoint
+from charnn.data import TrainStreams
+from charnn.distributed import World, join_world
+from charnn.errors import CharnnError, ConfigError
+from charnn.metrics import MetricsLog
+
+from .conftest import tiny_tree
+
+STEPS = 30
+
+
+def test_one_process_world_changes_nothing() -> None:
+    world = join_world(torch.device("cpu"))  # no torchrun variables in the test environment
+    assert world == World() and world.is_main and not world.distributed
+    value = torch.tensor([1.5, 2.0])
+    assert world.mean(value) is value
+    assert world.gather_rows(value, 0) is value
+    assert world.from_main([3.0, 4.0]) == [3.0, 4.0]
+    assert world.gather_states({"a": 1}) == [{"a": 1}]
+    assert world.on_main(lambda: 7) == 7
+    with pytest.raises(CharnnError, match="boom"):
+        world.on_main(lambda: (_ for _ in ()).throw(CharnnError("boom")))
+
+
+def test_shards_of_the_streams_are_the_streams_cut_by_rows() -> None:
+    ids = torch.arange(100)
+    whole = TrainStreams(ids, batch_size=4, seq_len=5)
+    shares = [TrainStreams(ids, batch_size=4, seq_len=5).shard(rank, 2) for rank in range(2)]
+    for step in range(3):
+        inputs, targets, _ = whole.window(step)
+        parts = [share.window(step) for share in shares]
+        assert torch.equal(torch.cat([part[0] for part in parts]), inputs)
+        assert torch.equal(torch.cat([part[1] for part in parts]), targets)
+    assert shares[0].windows_per_epoch == whole.windows_per_epoch
+
+
+def test_a_batch_that_does_not_divide_among_the_processes_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"train.batch_size \(6\) is the global batch.*4"):
+        TrainStreams(torch.arange(200), batch_size=6, seq_len=5).shard(0, 4)
+
+
+def test_torchrun_variables_that_are_not_numbers_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "zero")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    with pytest.raises(ConfigError, match="start charnn with torchrun"):
+        join_world(torch.device("cpu"))
+
+
+# -- real processes ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def write_config(
+    corpus: Path, run: Path, *, dropout: float = 0.0, schedule: str = "cosine"
+) -> Path:
+    tree = tiny_tree(corpus, run, max_steps=STEPS, eval_every=10, log_every=1, schedule=schedule)
+    tree["model"]["dropout"] = dropout  # type: ignore[index]
+    path = run.parent / f"{run.name}.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+def charnn(
+    config: Path, *extra: str, env: dict[str, str], processes: int = 1
+) -> subprocess.CompletedProcess[str]:
+    if processes == 1:
+        launcher = ["-m", "charnn"]
+    else:
+        launcher = [
+            "-m",
+            "torch.distributed.run",
+            f"--nproc-per-node={processes}",
+            "--rdzv-backend=c10d",
+            f"--rdzv-endpoint=127.0.0.1:{free_port()}",
+            "-m",
+            "charnn",
+        ]
+    done = subprocess.run(
+        [sys.executable, *launcher, "train", str(config), *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def train_losses(run: Path) -> dict[int, float]:
+    return {
+        record["step"]: record["loss"]
+        for record in MetricsLog(run / "metrics.jsonl").read()
+        if record["event"] == "train"
+    }
+
+
+@pytest.fixture
+def distributed_env(subprocess_env: dict[str, str]) -> dict[str, str]:
+    env = dict(subprocess_env)
+    env["GLOO_SOCKET_IFNAME"] = "lo"  # gloo on 127.0.0.1, whatever the host name resolves to
+    return env
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(
+    corpus_file: Path, tmp_path: Path, distributed_env: dict[str, str]
+) -> None:
+    single = tmp_path / "single"
+    charnn(write_config(corpus_file, single), env=distributed_env)
+    double = tmp_path / "double"
+    done = charnn(write_config(corpus_file, double), env=distributed_env, processes=2)
+
+    expected, got = train_losses(single), train_losses(double)
+    assert sorted(got) == list(range(1, STEPS + 1)) == sorted(expected)
+    for step in expected:
+        assert got[step] == pytest.approx(expected[step], abs=1e-5), step
+    one, two = load_checkpoint(single / "last.pt"), load_checkpoint(double / "last.pt")
+    assert two.step == STEPS and two.val_loss == pytest.approx(one.val_loss, abs=1e-5)
+    for name, weight in one.model_state.items():
+        torch.testing.assert_close(two.model_state[name], weight, atol=1e-5, rtol=0)
+    # The checkpoint holds all 4 streams' state, gathered from both processes, and both RNGs.
+    assert two.hidden[0].shape == one.hidden[0].shape == (1, 4, 32)
+    torch.testing.assert_close(two.hidden[0], one.hidden[0], atol=1e-5, rtol=0)
+    assert len(two.rank_rngs) == 2 and not one.rank_rngs
+    # Rank 0 alone logs: each progress line appears once.
+    assert done.stderr.count(f"step {STEPS} |") == 1, done.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_resume_under_torchrun_continues_exactly(
+    corpus_file: Path, tmp_path: Path, distributed_env: dict[str, str]
+) -> None:
+    # Dropout on, so each process's RNG must come back too, not only weights and states. A
+    # constant lr, so that stopping early with a lower max_steps changes nothing else.
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    for run in (whole, split):
+        write_config(corpus_file, run, dropout=0.2, schedule="constant")
+    charnn(tmp_path / "whole.yaml", env=distributed_env, processes=2)
+    config = tmp_path / "split.yaml"
+    half = ["--set", f"train.max_steps={STEPS // 2}"]
+    charnn(config, *half, env=distributed_env, processes=2)
+    charnn(config, "--resume", env=distributed_env, processes=2)
+
+    assert train_losses(split) == train_losses(whole)
+    final, expected = load_checkpoint(split / "last.pt"), load_checkpoint(whole / "last.pt")
+    for name, weight in expected.model_state.items():
+        assert torch.equal(final.model_state[name], weight), name
