@@ -38,3 +38,23 @@ def test_quick_benchmark_writes_numbers_for_every_cell(
         assert all(re.fullmatch(number, cell.strip()) for cell in cells), row
     assert re.search(rf"Best: {number} GFLOP/s", text)
     assert "GRU / LSTM training speed at equal size: 1x32: " in text
+
+
+def test_gru_candidate_script_checks_and_times(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    script = REPO_ROOT / "scripts" / "gru_candidate.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick", "--out", str(out)],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    row = re.search(r"^\| 2x32 \|(.*)\|$", out.read_text(), re.MULTILINE)
+    assert row, out.read_text()
+    cells = [cell.strip().strip("*") for cell in row[1].split("|")]
+    assert len(cells) == 6 and all(re.fullmatch(r"[\d,]+(\.\d+)?", cell) for cell in cells), cells

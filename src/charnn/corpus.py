@@ -16,13 +16,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import torch
-
-from charnn import tokens
 from charnn.config import DataConfig
 from charnn.download import download, sha256_of
 from charnn.errors import DataError
-from charnn.vocab import CharVocab, new_vocab
 
 DATA_DIR_ENV = "CHARNN_DATA_DIR"
 
@@ -55,48 +51,6 @@ class Corpus:
     def sha256(self) -> str:
         """Identifies the exact text, so a run can tell when its corpus has changed."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class PreparedCorpus:
-    """A corpus as ids, ready to split: memory-mapped from the token cache for files."""
-
-    name: str
-    vocab: CharVocab
-    ids: torch.Tensor
-    """1-D ids in a compact type (uint8, uint16 or int32); `.long()` windows before use."""
-    sha256: str
-    """The corpus identity a checkpoint keeps (see `tokens.TokenFile.sha256`)."""
-
-
-def prepare_corpus(data: DataConfig) -> PreparedCorpus:
-    """The ids of the whole corpus a run trains and validates on, with their vocabulary.
-
-    Files (data.path, downloaded corpora) go through the token cache, so memory stays bounded
-    whatever their size and a second run starts at once; the built-in text is encoded here.
-    """
-    if data.path is not None or data.source in REMOTE_CORPORA:
-        path, name = (
-            (Path(data.path), data.path)
-            if data.path is not None
-            else (fetch_remote_corpus(data.source), data.source)
-        )
-        encoding, errors = (data.encoding, data.errors) if data.path else ("utf-8", "strict")
-        prepared = tokens.prepare(
-            path,
-            tokenizer=data.tokenizer,
-            encoding=encoding,
-            errors=errors,
-            decoding_fix=TRAIN_DECODING_FIX,
-        )
-        return PreparedCorpus(
-            name=name, vocab=prepared.vocab, ids=prepared.ids, sha256=prepared.sha256
-        )
-    corpus = load_corpus(data)
-    vocab = new_vocab(data.tokenizer, corpus.text)
-    return PreparedCorpus(
-        name=corpus.name, vocab=vocab, ids=vocab.encode(corpus.text), sha256=corpus.sha256
-    )
 
 
 def data_dir() -> Path:

@@ -24,11 +24,12 @@ import torch.nn.functional as F
 
 from charnn.checkpoint import Checkpoint
 from charnn.config import DECODE_ERRORS, is_known_encoding, unknown_encoding
-from charnn.corpus import prepare_corpus, read_file_bytes, read_text_file
+from charnn.corpus import read_file_bytes, read_text_file
 from charnn.data import split_ids
 from charnn.errors import CharnnError, DataError
 from charnn.metrics import bits_per_char, perplexity
 from charnn.model import CharRNN
+from charnn.tokens import prepare_corpus
 from charnn.vocab import ByteVocab
 
 EVAL_SPLITS = ("val", "test")

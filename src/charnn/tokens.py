@@ -1,4 +1,4 @@
-"""Encode a corpus file once into a token file that training and eval read memory-mapped.
+"""A corpus as ids: `prepare_corpus`, with files encoded once into memory-mapped token files.
 
 A gigabyte of text as a Python string, then as a list of ids, needs many gigabytes of RAM
 (char-rnn-tensorflow used about 20x the file size). Instead a corpus file is read in chunks,
@@ -32,9 +32,17 @@ from typing import Any
 import torch
 
 from charnn.atomic import atomic_write
+from charnn.config import DataConfig
+from charnn.corpus import (
+    REMOTE_CORPORA,
+    TRAIN_DECODING_FIX,
+    fetch_remote_corpus,
+    load_corpus,
+    read_file_bytes,
+)
 from charnn.digest import tensor_bytes
 from charnn.errors import DataError
-from charnn.vocab import ByteVocab, CharVocab
+from charnn.vocab import ByteVocab, CharVocab, new_vocab
 
 CACHE_ENV = "CHARNN_CACHE_DIR"
 FORMAT_VERSION = 1
@@ -76,7 +84,8 @@ def prepare(
 ) -> TokenFile:
     """The token file of a corpus file: from the cache, or written now (then cached);
     `decoding_fix` says what to do when the file is not valid in `encoding`."""
-    _check_readable(path)
+    if not (path.is_file() and path.stat().st_size > 0):
+        read_file_bytes(path)  # missing, a folder or empty: raises the one clear error for it
     folder = cache_dir()
     settings = {"tokenizer": tokenizer, "format": FORMAT_VERSION}
     if tokenizer == "chars":
@@ -89,6 +98,48 @@ def prepare(
     if key != remembered:
         _remember_key(folder, path, settings, key)
     return cached
+
+
+@dataclass(frozen=True)
+class PreparedCorpus:
+    """A corpus as ids, ready to split: memory-mapped from the token cache for files."""
+
+    name: str
+    vocab: CharVocab
+    ids: torch.Tensor
+    """1-D ids in a compact type (uint8, uint16 or int32); `.long()` windows before use."""
+    sha256: str
+    """The corpus identity a checkpoint keeps (see `TokenFile.sha256`)."""
+
+
+def prepare_corpus(data: DataConfig) -> PreparedCorpus:
+    """The ids of the whole corpus a run trains and validates on, with their vocabulary.
+
+    Files (data.path, downloaded corpora) go through the token cache, so memory stays bounded
+    whatever their size and a second run starts at once; the built-in text is encoded here.
+    """
+    if data.path is not None or data.source in REMOTE_CORPORA:
+        path, name = (
+            (Path(data.path), data.path)
+            if data.path is not None
+            else (fetch_remote_corpus(data.source), data.source)
+        )
+        encoding, errors = (data.encoding, data.errors) if data.path else ("utf-8", "strict")
+        prepared = prepare(
+            path,
+            tokenizer=data.tokenizer,
+            encoding=encoding,
+            errors=errors,
+            decoding_fix=TRAIN_DECODING_FIX,
+        )
+        return PreparedCorpus(
+            name=name, vocab=prepared.vocab, ids=prepared.ids, sha256=prepared.sha256
+        )
+    corpus = load_corpus(data)
+    vocab = new_vocab(data.tokenizer, corpus.text)
+    return PreparedCorpus(
+        name=corpus.name, vocab=vocab, ids=vocab.encode(corpus.text), sha256=corpus.sha256
+    )
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -299,15 +350,6 @@ def _remember_key(folder: Path, path: Path, settings: dict[str, Any], key: str) 
 
 
 # -- small helpers ------------------------------------------------------------------------------
-
-
-def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise DataError(f"text file {path} does not exist; check the path")
-    if path.is_dir():
-        raise DataError(f"text file {path} is a directory; give a text file")
-    if path.stat().st_size == 0:
-        raise DataError(f"text file {path} is empty; give a file with text in it")
 
 
 def _item_size(id_type: str) -> int:

@@ -38,7 +38,6 @@ from charnn.config import (
     config_to_yaml,
     load_config,
 )
-from charnn.corpus import PreparedCorpus, prepare_corpus
 from charnn.data import TrainStreams, split_ids
 from charnn.distributed import World, join_world, leave_world, rank_device
 from charnn.errors import CheckpointError, ConfigError, TrainingDiverged
@@ -65,6 +64,7 @@ from charnn.runtime import (
     warn_unused_precision,
 )
 from charnn.schedule import lr_at
+from charnn.tokens import PreparedCorpus, prepare_corpus
 from charnn.vocab import CharVocab
 
 logger = logging.getLogger(__name__)
