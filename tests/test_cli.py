@@ -302,3 +302,27 @@ def test_eval_in_windows_beside_the_carried_state(trained_run: Path) -> None:
     assert record["loss"] > carried["loss"]  # 8 characters of context know less than all of them
     table = invoke("eval", str(trained_run), "--window", "8").stdout
     assert "val split in windows of 8 characters scored by" in table
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["train"], ["sample"], ["eval"], ["info"], ["export"], ["config", "show"]],
+    ids=lambda command: " ".join(command),
+)
+def test_every_command_help_shows_an_example(command: list[str]) -> None:
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0 and "Examples:" in result.stdout, result.stdout
+
+
+def test_shell_completion_completes_command_names(subprocess_env: dict[str, str]) -> None:
+    env = subprocess_env | {
+        "_CHARNN_COMPLETE": "complete_bash",
+        "COMP_WORDS": "charnn in",
+        "COMP_CWORD": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "charnn"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.stdout.split() == ["info"], done.stdout + done.stderr
+    script = invoke("--show-completion", "bash")
+    assert "_charnn_completion" in script.stdout

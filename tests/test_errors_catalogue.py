@@ -511,6 +511,11 @@ def _(s: Situation) -> list[str]:
     return ["train", str(s.config())]
 
 
+@scenario("export-unknown-format")
+def _(s: Situation) -> list[str]:
+    return ["export", str(s.trained_run), "--format", "tflite", "--out", str(s.tmp / "m.pt")]
+
+
 @scenario("config-unknown-tokenizer")
 def _(s: Situation) -> list[str]:
     return ["train", str(s.config()), "--set", "data.tokenizer=words"]

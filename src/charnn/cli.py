@@ -259,27 +259,21 @@ def sample(
 ) -> None:
     """Generate text from a trained model, streaming it to stdout as it is made."""
     with _user_errors():
-        from charnn.checkpoint import checkpoint_path, load_checkpoint
-        from charnn.runtime import resolve_device
-        from charnn.sampler import SamplingOptions, generate
+        from charnn.api import load_model
 
-        options = SamplingOptions(temperature=temperature, top_k=top_k, top_p=top_p)
-        torch_device = resolve_device(device or "auto")
-        checkpoint = load_checkpoint(checkpoint_path(run), map_location="cpu")
-        # The prime the model reads is the one printed, so the output is what it continued.
-        prime = checkpoint.vocab.fit(
-            prime, policy=unknown_chars, replacement=replace_with, what="the prime text"
-        )
-        model = checkpoint.build_model(torch_device)
+        model = load_model(run, device=device or "auto")
         chosen_seed = seed if seed is not None else int(time.time_ns() % 2**31)
-        steps = generate(
-            model,
-            checkpoint.vocab,
-            prime=prime,
+        # The prime the model reads is the one printed, so the output is what it continued.
+        prime, steps = model.stream(
+            prime,
             length=length,
-            num_samples=num_samples,
-            options=options,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
             seed=chosen_seed,
+            num_samples=num_samples,
+            unknown_chars=unknown_chars,
+            replace_with=replace_with,
         )
         if seed is None:
             typer.echo(
@@ -364,24 +358,21 @@ def eval_(
 ) -> None:
     """Score a model: loss (nats/char), bits/char, perplexity; hidden state carried throughout."""
     with _user_errors():
-        from charnn.checkpoint import checkpoint_path, load_checkpoint
-        from charnn.evaluator import TextFileOptions, evaluate_checkpoint
-        from charnn.runtime import resolve_device
+        from charnn.api import load_model
 
-        torch_device = resolve_device(device or "auto")
-        path = checkpoint_path(run)
-        checkpoint = load_checkpoint(path, map_location="cpu")
-        text_options = TextFileOptions(
-            encoding=encoding, errors=errors, unknown_chars=unknown_chars, replacement=replace_with
-        )
-        result = evaluate_checkpoint(
-            checkpoint,
-            device=torch_device,
-            split=split,
-            text_file=text_file,
-            text_options=text_options,
-            window=window,
-        )
+        model = load_model(run, device=device or "auto")
+        if text_file is not None:
+            result = model.score_file(
+                text_file,
+                encoding=encoding,
+                errors=errors,
+                unknown_chars=unknown_chars,
+                replace_with=replace_with,
+                window=window,
+            )
+        else:
+            result = model.score_split(split, window=window)
+        path, checkpoint = model.path, model.checkpoint
         scored = str(text_file) if text_file is not None else f"{split} split"
         if window is not None:
             scored += f" in windows of {window} characters"
@@ -401,6 +392,129 @@ def eval_(
         typer.echo(f"  perplexity  {result.perplexity:.3f}")
         typer.echo(f"  chars       {result.chars:,}")
         typer.echo(f"  speed       {result.chars_per_s:,.0f} chars/s ({result.seconds:.2f}s)")
+
+
+@app.command(epilog="Examples:  charnn info runs/default  |  charnn info runs/x --json")
+def info(
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="A run directory (reads its last.pt) or a checkpoint file.", show_default=False
+        ),
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of aligned lines.")
+    ] = False,
+) -> None:
+    """What a run is: corpus, vocabulary, model shape, steps, losses, time, device, versions."""
+    with _user_errors():
+        from charnn.info import format_info, run_info
+
+        facts = run_info(run)
+        typer.echo(json.dumps(facts) if as_json else format_info(facts))
+
+
+@app.command(
+    name="export",
+    epilog="Examples:  charnn export runs/x  |  charnn export runs/x --out model.pt",
+)
+def export_(
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="A run directory (exports its best.pt) or a checkpoint file.", show_default=False
+        ),
+    ],
+    format: Annotated[
+        str, typer.Option("--format", help="What to write: torchscript.")
+    ] = "torchscript",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="The model file to write (its vocabulary goes beside it, as .json). "
+            "Default: model.pt in the run directory.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Write the model as a file plain PyTorch runs without charnn, plus its vocabulary."""
+    with _user_errors():
+        from charnn.checkpoint import checkpoint_path, load_checkpoint
+        from charnn.export import export
+
+        path = checkpoint_path(run)
+        target = out or (run if run.is_dir() else run.parent) / "model.pt"
+        written = export(load_checkpoint(path, map_location="cpu"), target, format=format)
+        for file in written:
+            typer.echo(str(file))
+
+
+config_app = typer.Typer(
+    help="Inspect configs: the fully resolved values, and where each comes from.",
+    no_args_is_help=True,
+)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command(
+    "show",
+    epilog="Examples:  charnn config show  |  "
+    "charnn config show configs/shakespeare-cpu.yaml --set train.lr=3e-3 --sources",
+)
+def config_show(
+    config: Annotated[
+        Path | None,
+        typer.Argument(help="YAML config file; without one, the defaults.", show_default=False),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", metavar="KEY=VALUE", help="Override one key, as in train.", show_default=False
+        ),
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Sets data.path.", show_default=False)
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out-dir", help="Sets out_dir.", show_default=False)
+    ] = None,
+    device: DeviceOption = None,
+    sources: Annotated[
+        bool,
+        typer.Option(
+            "--sources", help="Mark each value with where it came from: default, file, --set."
+        ),
+    ] = False,
+) -> None:
+    """Print the config `charnn train` would run with, as YAML."""
+    with _user_errors():
+        from charnn.config import config_sources, config_to_yaml, load_config
+
+        sets = list(overrides or [])
+        flags = [f"data.path={data}"] if data is not None else []
+        flags += [f"out_dir={out_dir}"] if out_dir is not None else []
+        flags += [f"device={device}"] if device is not None else []
+        text = config_to_yaml(load_config(config, sets + flags))
+        if sources:
+            origin = config_sources(config, sets)
+            origin.update({flag.partition("=")[0]: "flag" for flag in flags})
+            text = _annotate(text, origin)
+        typer.echo(text.rstrip("\n"))
+
+
+def _annotate(yaml_text: str, origin: dict[str, str]) -> str:
+    """Append `# <source>` to each leaf line of a two-level YAML dump of a config."""
+    lines, section = [], ""
+    for line in yaml_text.splitlines():
+        key = line.strip().split(":", 1)[0]
+        if not line.startswith(" ") and line.rstrip().endswith(":"):
+            section = key  # a section header such as `data:`
+            lines.append(line)
+            continue
+        dotted = f"{section}.{key}" if line.startswith(" ") else key
+        lines.append(f"{line}  # {origin.get(dotted, 'default')}")
+    return "\n".join(lines)
 
 
 def main() -> None:

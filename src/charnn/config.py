@@ -440,6 +440,17 @@ def load_config(
     return config
 
 
+def config_sources(config_file: Path | None, overrides: Sequence[str] = ()) -> dict[str, str]:
+    """Where each dotted key's value comes from: `default`, `file` or `--set` (the last one
+    that sets it, following the precedence of `load_config`)."""
+    sources = dict.fromkeys(_flatten(config_to_dict(RunConfig())), "default")
+    if config_file is not None:
+        sources.update(dict.fromkeys(_flatten(read_yaml(config_file)), "file"))
+    for override in overrides:
+        sources[override.partition("=")[0].strip()] = "--set"
+    return sources
+
+
 def config_to_yaml(config: RunConfig) -> str:
     return yaml.safe_dump(config_to_dict(config), sort_keys=False, allow_unicode=True)
 

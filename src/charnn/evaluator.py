@@ -44,8 +44,12 @@ class EvalResult:
     seconds: float
 
     @property
-    def bpc(self) -> float:
+    def bits_per_char(self) -> float:
         return bits_per_char(self.loss)
+
+    @property
+    def bpc(self) -> float:
+        return self.bits_per_char
 
     @property
     def perplexity(self) -> float:
@@ -147,15 +151,18 @@ EVAL_DECODING_FIX = (
 def evaluate_checkpoint(
     checkpoint: Checkpoint,
     *,
-    device: torch.device,
+    device: torch.device | None = None,
+    model: CharRNN | None = None,
     split: str = "val",
     text_file: Path | None = None,
     text_options: TextFileOptions | None = None,
     window: int | None = None,
 ) -> EvalResult:
     """Score a checkpoint on its run's own split, or on any text file; state carried through
-    the whole text, or in independent windows of `window` characters."""
-    model = checkpoint.build_model(device)
+    the whole text, or in independent windows of `window` characters. `model` is the
+    checkpoint's model when already built (else it is built on `device`)."""
+    if model is None:
+        model = checkpoint.build_model(device or "cpu")
     if text_file is not None:
         ids = _text_file_ids(checkpoint, text_file, text_options)
     else:

@@ -1,0 +1,54 @@
+"""The Python API: load_model, generate, score; the CLI is built on the same calls."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import charnn
+from charnn.cli import app
+from charnn.errors import CharnnError
+from charnn.evaluator import evaluate
+
+
+def test_load_model_generate_and_score(trained_run: Path) -> None:
+    model = charnn.load_model(trained_run)
+    assert model.path == trained_run / "best.pt"
+    text = model.generate("the ", length=60, temperature=0.8, seed=1)
+    assert text.startswith("the ") and len(text) == 64
+    assert model.generate("the ", length=60, temperature=0.8, seed=1) == text  # same seed
+    greedy = model.generate("to be", length=30, temperature=0)
+    assert greedy == model.generate("to be", length=30, temperature=0, seed=99)
+
+    sentence = "the quick brown fox jumps over the lazy dog.\n"
+    score = model.score(sentence)
+    expected = evaluate(model.module, model.vocab.encode(sentence))
+    assert score.loss == pytest.approx(expected.loss)
+    assert score.bits_per_char == pytest.approx(score.loss / 0.6931471805599453)
+    assert score.chars == len(sentence) - 1
+
+
+def test_the_cli_prints_what_the_api_returns(trained_run: Path) -> None:
+    model = charnn.load_model(trained_run)
+    runner = CliRunner()
+    sampled = runner.invoke(
+        app, ["sample", str(trained_run), "--prime", "a ", "--length", "40", "--seed", "5"]
+    )
+    assert sampled.exit_code == 0, sampled.output
+    assert sampled.stdout.rstrip("\n") == model.generate("a ", length=40, seed=5)
+    scored = runner.invoke(app, ["eval", str(trained_run), "--json"])
+    assert json.loads(scored.stdout)["loss"] == pytest.approx(model.score_split("val").loss)
+
+
+def test_api_errors_are_charnn_errors(trained_run: Path, tmp_path: Path) -> None:
+    with pytest.raises(CharnnError, match="does not exist"):
+        charnn.load_model(tmp_path / "nothing-here")
+    model = charnn.load_model(trained_run)
+    with pytest.raises(CharnnError, match="never saw in training"):
+        model.generate("§", length=5)
+    assert model.generate("§", length=5, unknown_chars="drop", seed=0) != ""
+    with pytest.raises(AttributeError):
+        charnn.no_such_thing  # noqa: B018
