@@ -306,7 +306,7 @@ def test_eval_in_windows_beside_the_carried_state(trained_run: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["train"], ["sample"], ["eval"], ["info"], ["export"], ["config", "show"]],
+    [["train"], ["sample"], ["eval"], ["info"], ["export"], ["plot"], ["config", "show"]],
     ids=lambda command: " ".join(command),
 )
 def test_every_command_help_shows_an_example(command: list[str]) -> None:

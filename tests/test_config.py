@@ -293,3 +293,17 @@ def test_any_yaml_document_is_a_valid_config_or_a_config_error(document: str) ->
             assert "\n" not in str(error)
         else:
             assert isinstance(config, RunConfig)
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("yes", True), ("off", False)])
+def test_a_switch_takes_true_or_false(text: str, value: bool) -> None:
+    assert load_config(None, [f"train.tensorboard={text}"]).train.tensorboard is value
+
+
+def test_a_switch_refuses_anything_else() -> None:
+    with pytest.raises(
+        ConfigError, match=r"train\.tensorboard' expects true or false; got 'maybe'"
+    ):
+        load_config(None, ["train.tensorboard=maybe"])
+    with pytest.raises(ConfigError, match="expects true or false; got 1"):
+        config_from_dict({"train": {"tensorboard": 1}})

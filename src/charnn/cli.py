@@ -450,6 +450,23 @@ def export_(
             typer.echo(str(file))
 
 
+@app.command(
+    epilog="Examples:  charnn plot runs/x  |  charnn plot runs/a runs/b --out compare.png",
+)
+def plot(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(help="One or more run directories.", show_default=False),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="The PNG to write.")] = Path("loss.png"),
+) -> None:
+    """Plot training and validation loss against step and wall time (needs charnn[plot])."""
+    with _user_errors():
+        from charnn.plot import plot_runs
+
+        typer.echo(str(plot_runs(runs, out)))
+
+
 config_app = typer.Typer(
     help="Inspect configs: the fully resolved values, and where each comes from.",
     no_args_is_help=True,

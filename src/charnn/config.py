@@ -151,6 +151,9 @@ class TrainConfig:
     max_consecutive_skips: int = 10
     """A step whose loss or gradient norm is not finite is skipped (no update); after this many
     skipped steps in a row the run stops as diverged. 0: stop at the first one."""
+    tensorboard: bool = False
+    """Also write the metrics as TensorBoard scalars to <out_dir>/tensorboard (needs the
+    tensorboard package: pip install 'charnn[tensorboard]'); metrics.jsonl stays the record."""
 
     def __post_init__(self) -> None:
         for key in ("batch_size", "seq_len", "eval_every", "log_every"):
@@ -296,6 +299,7 @@ def _unknown_key_message(dotted: str) -> str:
 
 
 _NONE_WORDS = frozenset({"null", "none", "~"})
+_BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 
 
 def coerce(value: Any, kind: Any, key: str) -> Any:
@@ -318,6 +322,11 @@ def coerce(value: Any, kind: Any, key: str) -> Any:
         number = _as_number(value)
         if number is not None and math.isfinite(number):
             return float(number)
+    elif kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+            return _BOOL_WORDS[value.strip().lower()]
     else:  # pragma: no cover - a field type this loader was not taught
         raise TypeError(f"config field {key} has unsupported type {kind!r}")
     raise ConfigError(f"config key '{key}' expects {_describe(kind)}; got {value!r}")
@@ -341,7 +350,8 @@ def _as_number(value: Any) -> float | int | None:
 
 
 def _describe(kind: Any) -> str:
-    return {str: "a string", int: "an integer", float: "a number"}.get(kind, str(kind))
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    return names.get(kind, str(kind))
 
 
 # --------------------------------------------------------------------------------------------

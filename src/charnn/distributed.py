@@ -180,8 +180,13 @@ def join_world(device: torch.device) -> World:
     return World(rank=rank, size=size, local_rank=local_rank)
 
 
-def leave_world(world: World) -> None:
+def leave_world(world: World, *, finished: bool) -> None:
+    """Leave the process group. After a finished run, first wait for every process to get
+    here: one that tears down its connections while another is still reading the last
+    message makes that other one abort."""
     if world.distributed and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

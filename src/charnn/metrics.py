@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,12 @@ class MetricsLog:
     so a crash loses at most the line being written.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, *, mirror: Callable[[str, dict[str, Any]], None] | None = None
+    ) -> None:
         self.path = path
+        self.mirror = mirror
+        """Also given every record written (TensorBoard, when asked for)."""
 
     def write(self, event: str, **values: Any) -> None:
         unknown = set(values) - set(METRIC_KEYS)
@@ -51,6 +56,8 @@ class MetricsLog:
         line = json.dumps(record, allow_nan=False)
         with self.path.open("a", encoding="utf-8") as file:
             file.write(line + "\n")
+        if self.mirror is not None:
+            self.mirror(event, record)
 
     def read(self) -> list[dict[str, Any]]:
         """Every whole record; a line torn by a crash mid-write is left out."""

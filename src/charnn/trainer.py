@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
+from charnn.board import TensorBoardMirror
 from charnn.checkpoint import (
     BEST_NAME,
     LAST_NAME,
@@ -195,6 +196,7 @@ def train(
     """Train a model as `config` says, writing the run directory; resume when given a checkpoint."""
     device = resolve_device(config.device)
     world = join_world(device)  # one process, or one of several started by torchrun
+    finished = False
     try:
         device = rank_device(device, world)
         if not world.is_main:  # rank 0 speaks for the run
@@ -209,9 +211,11 @@ def train(
                 start_run(run_dir, resuming=resume_from is not None, overwrite=overwrite)
 
             world.on_main(claim_run_dir)
-            return _train_in(run_dir, config, device, resume_from, world)
+            summary = _train_in(run_dir, config, device, resume_from, world)
+            finished = True
+            return summary
     finally:
-        leave_world(world)
+        leave_world(world, finished=finished)
 
 
 def _train_in(
@@ -254,7 +258,8 @@ def _train_in(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
 
-    metrics = MetricsLog(run_dir / METRICS_NAME)
+    mirror = TensorBoardMirror(run_dir) if config.train.tensorboard and world.is_main else None
+    metrics = MetricsLog(run_dir / METRICS_NAME, mirror=mirror)
     if world.is_main:
         config_text = _config_header(config) + config_to_yaml(config)
         (run_dir / CONFIG_NAME).write_text(config_text, "utf-8")
