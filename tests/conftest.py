@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -88,6 +90,22 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tree["data"]["test_fraction"] = 0.1  # type: ignore[index]
     train(config_from_dict(tree))
     return root / "run"
+
+
+def run_script(
+    name: str, *args: str, env: dict[str, str], timeout: int = 180
+) -> subprocess.CompletedProcess[str]:
+    """Run scripts/<name> with `args` in a fresh interpreter; it must succeed."""
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / name), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
 
 
 @pytest.fixture

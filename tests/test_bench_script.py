@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-from .conftest import REPO_ROOT
+from .conftest import run_script
 
 
 def test_quick_benchmark_writes_numbers_for_every_cell(
@@ -15,16 +13,7 @@ def test_quick_benchmark_writes_numbers_for_every_cell(
 ) -> None:
     out = tmp_path / "BENCHMARKS.md"
     out.write_text("# Benchmarks\n\nprose kept\n\n<!-- bench:start -->\nold\n<!-- bench:end -->\n")
-    command = [sys.executable, str(REPO_ROOT / "scripts" / "bench.py"), "--quick"]
-    done = subprocess.run(
-        [*command, "--out", str(out), "--threads", "1"],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    run_script("bench.py", "--quick", "--out", str(out), "--threads", "1", env=subprocess_env)
     text = out.read_text()
     assert "prose kept" in text and "old" not in text
     number = r"[\d,]+(\.\d+)?"
@@ -44,16 +33,7 @@ def test_gru_candidate_script_checks_and_times(
     tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
     out = tmp_path / "BENCHMARKS.md"
-    script = REPO_ROOT / "scripts" / "gru_candidate.py"
-    done = subprocess.run(
-        [sys.executable, str(script), "--quick", "--out", str(out)],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    run_script("gru_candidate.py", "--quick", "--out", str(out), env=subprocess_env)
     row = re.search(r"^\| 2x32 \|(.*)\|$", out.read_text(), re.MULTILINE)
     assert row, out.read_text()
     cells = [cell.strip().strip("*") for cell in row[1].split("|")]

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import REPO_ROOT
+from .conftest import run_script
 
 
 @pytest.mark.slow
@@ -18,16 +16,9 @@ def test_big_corpus_script_measures_both_runs(
 ) -> None:
     out = tmp_path / "BENCHMARKS.md"
     out.write_text("# Benchmarks\n\nprose kept\n")
-    script = REPO_ROOT / "scripts" / "big_corpus.py"
-    done = subprocess.run(
-        [sys.executable, str(script), "--size-mb", "1", "--out", str(out)],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    run_script(
+        "big_corpus.py", "--size-mb", "1", "--out", str(out), env=subprocess_env, timeout=300
     )
-    assert done.returncode == 0, done.stderr[-3000:]
     text = out.read_text()
     assert "prose kept" in text and "<!-- big-corpus:start -->" in text
     first = re.search(r"^\| first \(empty cache\) \| ([\d.]+) s \| ([\d,]+) MB/s \|", text, re.M)

@@ -307,3 +307,8 @@ def test_a_switch_refuses_anything_else() -> None:
         load_config(None, ["train.tensorboard=maybe"])
     with pytest.raises(ConfigError, match="expects true or false; got 1"):
         config_from_dict({"train": {"tensorboard": 1}})
+
+
+def test_an_encoding_name_with_a_nul_character_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"data\.encoding"):
+        load_config(overrides=["data.encoding=\x00"])

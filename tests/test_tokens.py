@@ -60,6 +60,8 @@ def test_another_encoding_is_decoded_before_counting(tmp_path: Path) -> None:
     path.write_bytes("déjà vu, naïve café\n".encode("latin-1") * 10)
     prepared = prepare(path, encoding="latin-1")
     assert prepared.vocab.decode(prepared.ids.long()) == "déjà vu, naïve café\n" * 10
+    text_as_utf8 = ("déjà vu, naïve café\n" * 10).encode("utf-8")  # not the file's bytes
+    assert prepared.sha256 == hashlib.sha256(text_as_utf8).hexdigest()
 
 
 def test_bad_bytes_far_into_the_file_are_named_with_their_offset(
@@ -96,7 +98,7 @@ def test_a_second_run_maps_the_cached_file_without_encoding_again(
         raise AssertionError("prepared again")
 
     monkeypatch.setattr(tokens, "_write", no_more_work)
-    monkeypatch.setattr(tokens, "_content_key", no_more_work)  # not even hashed: stat matches
+    monkeypatch.setattr(tokens, "_file_sha256", no_more_work)  # not even hashed: stat matches
     second = prepare(path)
     assert second.path == first.path and torch.equal(second.ids, first.ids)
 

@@ -88,7 +88,7 @@ class DataConfig:
 def is_known_encoding(name: str) -> bool:
     try:
         codecs.lookup(name)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a name with a NUL character in it
         return False
     return True
 

@@ -1,8 +1,8 @@
 """A corpus as ids: `prepare_corpus`, with files encoded once into memory-mapped token files.
 
 A gigabyte of text as a Python string, then as a list of ids, needs many gigabytes of RAM
-(char-rnn-tensorflow used about 20x the file size). Instead a corpus file is read in chunks,
-twice, and never held whole:
+(char-rnn-tensorflow used about 20x the file size). Instead a corpus file is hashed (the cache
+key), then read in chunks twice, and never held whole:
 
     pass 1: decode each chunk, count which code points occur   -> the vocabulary (sorted)
     pass 2: decode again, map code points to ids, append them  -> <cache>/<key>.ids
@@ -91,12 +91,15 @@ def prepare(
     if tokenizer == "chars":
         settings |= {"encoding": codecs.lookup(encoding).name, "errors": errors}
     remembered = _remembered_key(folder, path, settings)
-    key = remembered or _content_key(path, settings)
-    cached = _open(folder, key)
-    if cached is None:
-        cached = _write(folder, key, path, tokenizer, encoding, errors, decoding_fix)
-    if key != remembered:
-        _remember_key(folder, path, settings, key)
+    cached = _open(folder, remembered) if remembered else None
+    if cached is not None:
+        return cached
+    content_sha256 = _file_sha256(path)
+    key = _key(content_sha256, settings)
+    cached = _open(folder, key) or _write(
+        folder, key, path, tokenizer, encoding, errors, decoding_fix, content_sha256
+    )
+    _remember_key(folder, path, settings, key)
     return cached
 
 
@@ -153,20 +156,28 @@ def _write(
     encoding: str,
     errors: str,
     decoding_fix: str,
+    content_sha256: str,
 ) -> TokenFile:
+    # The corpus identity is the sha256 of its text as UTF-8. When the ids come from the
+    # file's bytes as they are (bytes tokenizer, or strict UTF-8), that is the file's own
+    # hash, already taken; otherwise the decoded text is hashed as it is encoded.
+    as_read = tokenizer == "bytes" or (
+        errors == "strict" and codecs.lookup(encoding).name == "utf-8"
+    )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if tokenizer == "bytes":
             vocab: CharVocab = ByteVocab()
-            sha256 = _write_ids(folder / f"{key}.ids", _byte_chunks(path), None, "uint8")
+            text_sha256 = _write_ids(folder / f"{key}.ids", _byte_chunks(path), None, "uint8")
         else:
             vocab = _scan_vocab(path, encoding, errors, decoding_fix)
             table = torch.full((CODE_POINTS,), -1, dtype=torch.int32)
             table[torch.tensor([ord(char) for char in vocab.chars])] = torch.arange(
                 len(vocab), dtype=torch.int32
             )
-            chunks = _code_point_chunks(path, encoding, errors, decoding_fix)
-            sha256 = _write_ids(folder / f"{key}.ids", chunks, table, id_type_for(len(vocab)))
+            chunks = _code_point_chunks(path, encoding, errors, decoding_fix, hash_text=not as_read)
+            text_sha256 = _write_ids(folder / f"{key}.ids", chunks, table, id_type_for(len(vocab)))
+        sha256 = content_sha256 if as_read else text_sha256
         count = (folder / f"{key}.ids").stat().st_size // _item_size(id_type_for(len(vocab)))
         meta = {
             "format": FORMAT_VERSION,
@@ -194,7 +205,8 @@ def _write_ids(
     id_type: str,
 ) -> str:
     """Append each chunk's ids (code points through `table`, or bytes as they are) to
-    `target`, atomically; returns the sha256 of the text the chunks came from."""
+    `target`, atomically; returns the sha256 of the chunks' text bytes (empty ones when the
+    caller has no need of it)."""
     hasher = hashlib.sha256()
     with atomic_write(target) as out:
         for values, text_bytes in chunks:
@@ -224,19 +236,19 @@ def _scan_vocab(path: Path, encoding: str, errors: str, decoding_fix: str) -> Ch
 
 def _byte_chunks(path: Path) -> Iterator[tuple[torch.Tensor, bytes]]:
     for chunk in _read_chunks(path):
-        yield _uint8_view(chunk), chunk
+        yield _uint8_view(chunk), b""  # identity: the file's own hash
 
 
 def _code_point_chunks(
     path: Path, encoding: str, errors: str, decoding_fix: str, *, hash_text: bool = True
 ) -> Iterator[tuple[torch.Tensor, bytes]]:
-    """(code points as int32, the same text as UTF-8 for hashing) per chunk of the file."""
+    """(code points as int32, the same text as UTF-8 when `hash_text`) per chunk of the file."""
     decoder = codecs.getincrementaldecoder(encoding)(errors)
     offset, chunk = 0, b""
     try:
         for chunk in _read_chunks(path):
             text = decoder.decode(chunk)
-            yield _code_points(text), (_utf8(text, chunk, encoding, errors) if hash_text else b"")
+            yield _code_points(text), (text.encode("utf-8") if hash_text else b"")
             offset += len(chunk)
         chunk = b""
         text = decoder.decode(b"", final=True)
@@ -255,15 +267,6 @@ def _code_points(text: str) -> torch.Tensor:
     if text.isascii():  # the common case: the UTF-8 bytes are the code points
         return _uint8_view(text.encode("ascii")).int()
     return _view(text.encode("utf-32-le"), torch.int32)
-
-
-def _utf8(text: str, chunk: bytes, encoding: str, errors: str) -> bytes:
-    """The bytes to hash for a chunk: the text as UTF-8. Strict UTF-8 input is its own UTF-8
-    (a character cut between chunks is held back by the decoder, but the chunks still add up
-    to the same byte stream), so it is hashed as read, without encoding it again."""
-    if errors == "strict" and codecs.lookup(encoding).name == "utf-8":
-        return chunk
-    return text.encode("utf-8")
 
 
 def _read_chunks(path: Path) -> Iterator[bytes]:
@@ -301,11 +304,11 @@ def _open(folder: Path, key: str) -> TokenFile | None:
 # -- the key ------------------------------------------------------------------------------------
 
 
-def _content_key(path: Path, settings: dict[str, Any]) -> str:
+def _file_sha256(path: Path) -> str:
     hasher = hashlib.sha256()
     for chunk in _read_chunks(path):
         hasher.update(chunk)
-    return _key(hasher.hexdigest(), settings)
+    return hasher.hexdigest()
 
 
 def _key(content_sha256: str, settings: dict[str, Any]) -> str:
@@ -313,22 +316,19 @@ def _key(content_sha256: str, settings: dict[str, Any]) -> str:
     return hashlib.sha256(described.encode()).hexdigest()[:32]
 
 
-def _stat_record(path: Path, settings: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+def _stat_record(folder: Path, path: Path, settings: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    """Where the key of (this file, these settings) is remembered, and the file's stat
+    that must still match: one record per file and settings, rewritten when the file changes."""
     resolved = path.resolve()
     stat = resolved.stat()
-    record = {
-        "path": str(resolved),
-        "size": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
-        "inode": stat.st_ino,
-        **settings,
-    }
-    name = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
-    return cache_dir() / "by-file" / f"{name}.json", record
+    identity = json.dumps({"path": str(resolved), **settings}, sort_keys=True)
+    name = hashlib.sha256(identity.encode()).hexdigest()[:32]
+    record = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino}
+    return folder / "by-file" / f"{name}.json", record
 
 
 def _remembered_key(folder: Path, path: Path, settings: dict[str, Any]) -> str | None:
-    record_path, record = _stat_record(path, settings)
+    record_path, record = _stat_record(folder, path, settings)
     try:
         stored = json.loads(record_path.read_text())
     except (OSError, ValueError):
@@ -340,7 +340,7 @@ def _remembered_key(folder: Path, path: Path, settings: dict[str, Any]) -> str |
 
 
 def _remember_key(folder: Path, path: Path, settings: dict[str, Any], key: str) -> None:
-    record_path, record = _stat_record(path, settings)
+    record_path, record = _stat_record(folder, path, settings)
     try:
         record_path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(record_path) as out:

@@ -66,7 +66,6 @@ from charnn.runtime import (
 )
 from charnn.schedule import lr_at
 from charnn.tokens import PreparedCorpus, prepare_corpus
-from charnn.vocab import CharVocab
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +226,6 @@ def _train_in(
 ) -> TrainSummary:
     # One process fills the token cache; the others then map what it wrote.
     corpus = world.on_main(lambda: prepare_corpus(config.data)) or prepare_corpus(config.data)
-    vocab = corpus.vocab
     splits = split_ids(
         corpus.ids, val_fraction=config.data.val_fraction, test_fraction=config.data.test_fraction
     )
@@ -235,7 +233,7 @@ def _train_in(
         resume_from.check_corpus(
             corpus.name,
             corpus.sha256,
-            vocab,
+            corpus.vocab,
             fix="resuming would train on other text; restore the file, "
             "or start a new run in another --out-dir",
         )
@@ -245,7 +243,7 @@ def _train_in(
     streams = streams.shard(world.rank, world.size).to(device)
 
     seed_everything(config.train.seed)
-    model = CharRNN(config.model, len(vocab)).to(device)
+    model = CharRNN(config.model, len(corpus.vocab)).to(device)
     if world.distributed:
         seed_everything(config.train.seed + world.rank)  # dropout differs between shares
     optimizer = build_optimizer(model, config.train, device)
@@ -270,7 +268,6 @@ def _train_in(
         device=device,
         world=world,
         corpus=corpus,
-        vocab=vocab,
         model=model,
         stepped=stepped,
         optimizer=optimizer,
@@ -281,9 +278,8 @@ def _train_in(
         metrics=metrics,
         last_val_loss=resume_from.val_loss if resume_from is not None else None,
         last_saved_step=state.step if resume_from is not None else None,
+        saved_elapsed_s=state.elapsed_s,  # 0, or the time the resumed checkpoint recorded
     )
-    if resume_from is not None:
-        run.saved_elapsed_s = resume_from.elapsed_s
     if run.last_val_loss is not None:  # resumed from an evaluation: no need to repeat it
         run.last_eval_step = state.step
     run.log_start(train_chars=len(splits.train))
@@ -321,7 +317,6 @@ class _Run:
     device: torch.device
     world: World
     corpus: PreparedCorpus
-    vocab: CharVocab
     model: CharRNN
     stepped: torch.nn.Module
     """What the training step calls: the model, or its DistributedDataParallel wrapper."""
@@ -520,7 +515,7 @@ class _Run:
         rank_rngs = world.gather_states(rng_state(self.device)) if world.distributed else []
         checkpoint = Checkpoint(
             config=self.config,
-            vocab=self.vocab,
+            vocab=self.corpus.vocab,
             model_state={k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             optimizer_state=self.optimizer.state_dict(),
             step=state.step,
@@ -563,7 +558,7 @@ class _Run:
             self.corpus.name,
             f"{len(self.corpus.ids):,}",
             f"{train_chars:,}",
-            len(self.vocab),
+            len(self.corpus.vocab),
         )
 
     def summary(self, stopped_by: str) -> TrainSummary:
