@@ -38,7 +38,10 @@ def replace_block(path: Path, start: str, end: str, body: str, *, append: bool =
     block = f"{start}\n{body}\n{end}"
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(text):
+    found = len(pattern.findall(text))
+    if found > 1:
+        sys.exit(f"{path} has {found} {start} ... {end} blocks; keep one")
+    if found:
         text = pattern.sub(lambda _: block, text)
     elif append:
         text = (text.rstrip("\n") + "\n\n" if text else "# Benchmarks\n\n") + block + "\n"

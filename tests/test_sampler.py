@@ -9,7 +9,14 @@ from charnn.checkpoint import load_checkpoint
 from charnn.config import ModelConfig
 from charnn.errors import CharnnError, DataError
 from charnn.model import CharRNN
-from charnn.sampler import SamplingOptions, draw, filter_logits, generate, next_ids, sample_text
+from charnn.sampler import (
+    SamplingOptions,
+    filter_logits,
+    generate,
+    gumbel,
+    next_ids,
+    sample_text,
+)
 from charnn.vocab import CharVocab
 
 
@@ -32,49 +39,77 @@ def test_same_seed_same_text_and_other_seeds_differ(
     assert first.startswith("the ") and len(first) == 84
 
 
-def test_zero_temperature_is_greedy(model_and_vocab: tuple[CharRNN, CharVocab]) -> None:
+@pytest.mark.parametrize("prime", ["to be ", "t"])  # one symbol: the stepper starts from zeros
+def test_zero_temperature_is_greedy(model_and_vocab: tuple[CharRNN, CharVocab], prime: str) -> None:
     model, vocab = model_and_vocab
     text = sample_text(
-        model, vocab, prime="to be ", length=30, options=SamplingOptions(temperature=0), seed=1
+        model, vocab, prime=prime, length=30, options=SamplingOptions(temperature=0), seed=1
     )
     # Greedy decoding by hand: feed the text so far, take the argmax.
-    expected = "to be "
+    expected = prime
     with torch.no_grad():
         for _ in range(30):
             logits, _ = model(vocab.encode(expected).unsqueeze(0))
             expected += vocab.chars[int(logits[0, -1].argmax())]
     assert text == expected
-    assert text.startswith("to be or not to be")  # the model learned the corpus
+    if prime == "to be ":
+        assert text.startswith("to be or not to be")  # the model learned the corpus
     top_1 = sample_text(
-        model, vocab, prime="to be ", length=30, options=SamplingOptions(top_k=1), seed=9
+        model, vocab, prime=prime, length=30, options=SamplingOptions(top_k=1), seed=9
     )
     assert top_1 == expected
 
 
-def test_the_sampled_distribution_is_the_models(model_and_vocab: tuple[CharRNN, CharVocab]) -> None:
-    """Next-character frequencies over many samples match a plain forward pass."""
+def _assert_frequencies_match(ids: torch.Tensor, expected: torch.Tensor) -> None:
+    """Observed frequencies of ids (n,) against probabilities (V,), within 5 binomial standard
+    errors (plus 1e-3), which keeps the test stable."""
+    expected = expected.double()
+    observed = torch.bincount(ids, minlength=expected.numel()).double() / ids.numel()
+    tolerance = 5 * torch.sqrt(expected * (1 - expected) / ids.numel()) + 1e-3
+    assert torch.all((observed - expected).abs() <= tolerance)
+
+
+# Plain sampling folds the noise into the head's product; a top-k as large as the vocabulary
+# filters nothing but takes the other path (logits, then `next_ids`).
+@pytest.mark.parametrize("top_k", [0, 10_000])
+def test_the_sampled_distribution_is_the_models(
+    model_and_vocab: tuple[CharRNN, CharVocab], top_k: int
+) -> None:
+    """Next-character frequencies over many samples match a plain forward pass, for the first
+    character and for the second given the most common first."""
     model, vocab = model_and_vocab
     prime = "a stitch in "
-    with torch.no_grad():
-        logits, _ = model(vocab.encode(prime).unsqueeze(0))
     temperature = 2.0  # flatten the distribution so several characters are drawn
-    expected = torch.softmax(logits[0, -1] / temperature, dim=-1)
     draws = 20_000
     steps = generate(
         model,
         vocab,
         prime=prime,
-        length=1,
+        length=2,
         num_samples=draws,
-        options=SamplingOptions(temperature=temperature),
+        options=SamplingOptions(temperature=temperature, top_k=top_k),
         seed=0,
     )
-    (first_chars,) = list(steps)
-    counts = torch.bincount(vocab.encode("".join(first_chars)), minlength=len(vocab)).double()
-    observed = counts / draws
-    # Binomial standard error per character; 5 sigma keeps the test stable.
-    tolerance = 5 * torch.sqrt(expected.double() * (1 - expected.double()) / draws) + 1e-3
-    assert torch.all((observed - expected.double()).abs() <= tolerance)
+    first, second = (vocab.encode("".join(chars)) for chars in steps)
+    with torch.no_grad():
+        logits, _ = model(vocab.encode(prime).unsqueeze(0))
+        _assert_frequencies_match(first, torch.softmax(logits[0, -1] / temperature, dim=-1))
+        common = int(torch.bincount(first).argmax())
+        logits, _ = model(vocab.encode(prime + vocab.chars[common]).unsqueeze(0))
+    _assert_frequencies_match(
+        second[first == common], torch.softmax(logits[0, -1] / temperature, dim=-1)
+    )
+
+
+def test_infinite_temperature_draws_every_character_alike(
+    model_and_vocab: tuple[CharRNN, CharVocab],
+) -> None:
+    model, vocab = model_and_vocab
+    options = SamplingOptions(temperature=float("inf"))
+    (first,) = generate(model, vocab, prime="the", length=1, num_samples=20_000, options=options)
+    _assert_frequencies_match(
+        vocab.encode("".join(first)), torch.full((len(vocab),), 1 / len(vocab))
+    )
 
 
 def test_filter_logits_top_k_keeps_exactly_k() -> None:
@@ -104,8 +139,8 @@ def test_filter_logits_top_p_keeps_the_smallest_nucleus() -> None:
 
 def test_top_p_never_samples_outside_the_nucleus() -> None:
     logits = torch.tensor([0.05, 0.5, 0.3, 0.15]).log().expand(5000, 4)
-    generator = torch.Generator().manual_seed(0)
-    drawn = next_ids(logits, SamplingOptions(top_p=0.8), generator)
+    noise = gumbel(logits.shape, torch.Generator().manual_seed(0))
+    drawn = next_ids(logits, SamplingOptions(top_p=0.8), noise)
     assert set(drawn.tolist()) == {1, 2}
 
 
@@ -113,9 +148,12 @@ def test_temperature_sharpens_and_flattens() -> None:
     logits = torch.tensor([2.0, 1.0, 0.0]).expand(20_000, 3)
     generator = torch.Generator().manual_seed(0)
 
+    def noise() -> torch.Tensor:
+        return gumbel(logits.shape, generator)
+
     def share_of_top(temperature: float) -> float:
         return (
-            (next_ids(logits, SamplingOptions(temperature=temperature), generator) == 0)
+            (next_ids(logits, SamplingOptions(temperature=temperature), noise()) == 0)
             .float()
             .mean()
             .item()
@@ -175,11 +213,28 @@ def test_an_untrained_model_samples_every_character() -> None:
     assert set(text) == {"a", "b", "c"}
 
 
-def test_draw_follows_the_probabilities_and_never_picks_an_impossible_id() -> None:
-    probs = torch.tensor([0.0, 0.5, 0.0, 0.2, 0.3, 0.0]).expand(40_000, 6)
-    drawn = draw(probs, torch.Generator().manual_seed(0))
-    counts = torch.bincount(drawn, minlength=6).double() / 40_000
-    assert counts[[0, 2, 5]].sum() == 0
-    torch.testing.assert_close(counts, probs[0].double(), atol=0.01, rtol=0)
-    one_hot = torch.tensor([[0.0, 0.0, 1.0]])
-    assert draw(one_hot, None).item() == 2
+def test_gumbel_argmax_follows_the_probabilities_and_never_picks_an_impossible_id() -> None:
+    probs = torch.tensor([0.0, 0.5, 0.0, 0.2, 0.3, 0.0])
+    logits = probs.log().expand(40_000, 6)  # log 0 = -inf
+    drawn = (logits + gumbel(logits.shape, torch.Generator().manual_seed(0))).argmax(dim=-1)
+    assert torch.bincount(drawn, minlength=6)[[0, 2, 5]].sum() == 0
+    _assert_frequencies_match(drawn, probs)
+    noise = gumbel((100_000,), torch.Generator().manual_seed(1))
+    # Gumbel(0, 1): mean = Euler's constant, variance = pi^2 / 6.
+    assert abs(noise.mean().item() - 0.5772) < 0.02
+    assert abs(noise.var().item() - torch.pi**2 / 6) < 0.05
+
+
+def test_a_longer_sample_starts_with_the_shorter_one(
+    model_and_vocab: tuple[CharRNN, CharVocab], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Noise is drawn ahead a block of steps at a time, sized by the number of streams and the
+    vocabulary only, so the length asked for does not change the draws. (On the CPU, torch
+    draws uniforms one after another, so even the block size does not change them.)"""
+    model, vocab = model_and_vocab
+    options = SamplingOptions(temperature=1.2)
+    short = sample_text(model, vocab, prime="the ", length=50, options=options, seed=5)
+    long = sample_text(model, vocab, prime="the ", length=300, options=options, seed=5)
+    assert long.startswith(short)
+    monkeypatch.setattr("charnn.sampler.NOISE_BLOCK_ELEMENTS", 1)  # one step per block
+    assert sample_text(model, vocab, prime="the ", length=50, options=options, seed=5) == short

@@ -34,3 +34,14 @@ def test_step_by_step_logits_equal_the_full_forward_pass(cell: str, num_layers: 
             atol=1e-6,
             rtol=0,
         )
+
+
+def test_logit_scale_multiplies_the_logits() -> None:
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(cell="gru", hidden_size=16, num_layers=2), vocab_size=7).eval()
+    ids = torch.randint(0, 7, (3, 6))  # (N, T)
+    with torch.inference_mode():
+        expected, _ = model(ids)  # (N, T, V)
+        stepper = Stepper(model, model.zero_hidden(3), logit_scale=0.25)
+        got = [stepper.step(ids[:, position]) for position in range(6)]
+    torch.testing.assert_close(torch.stack(got, dim=1), expected * 0.25, atol=1e-5, rtol=1e-5)

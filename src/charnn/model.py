@@ -48,6 +48,13 @@ class CharRNN(nn.Module):
         logits = self.head(self.dropout(output))  # (B, T, V)
         return logits, hidden
 
+    def zero_hidden(self, batch_size: int) -> Hidden:
+        """The state `hidden=None` stands for, spelt out: zeros (num_layers, B, H)."""
+        weight = self.head.weight
+        shape = (self.config.num_layers, batch_size, self.config.hidden_size)
+        zeros = torch.zeros(shape, dtype=weight.dtype, device=weight.device)
+        return (zeros, zeros.clone()) if self.config.cell == "lstm" else zeros
+
 
 def detach_hidden(hidden: Hidden) -> Hidden:
     """Cut the hidden state from the graph that produced it.

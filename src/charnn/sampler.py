@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from charnn.errors import CharnnError
-from charnn.model import CharRNN
+from charnn.model import CharRNN, Hidden
 from charnn.stepper import Stepper
 from charnn.vocab import UNKNOWN_CHARS_FIX, CharVocab
 
@@ -57,32 +57,113 @@ def filter_logits(logits: torch.Tensor, *, top_k: int, top_p: float) -> torch.Te
 
 
 def next_ids(
-    logits: torch.Tensor, options: SamplingOptions, generator: torch.Generator | None
+    logits: torch.Tensor, options: SamplingOptions, noise: torch.Tensor | None
 ) -> torch.Tensor:
-    """Draw one id per row from logits (B, V) -> (B,)."""
+    """Draw one id per row from logits (B, V) -> (B,); `noise` is `gumbel` noise of the same
+    shape (None when greedy)."""
     if options.temperature == 0:
         return logits.argmax(dim=-1)
+    if noise is None:
+        raise ValueError("sampling at a temperature above 0 needs noise")
     logits = filter_logits(
         logits.float() / options.temperature, top_k=options.top_k, top_p=options.top_p
     )
-    probs = torch.softmax(logits, dim=-1)
-    return draw(probs, generator)
+    return (logits + noise).argmax(dim=-1)
 
 
-def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """One id per row of probs (B, V), each with its probability (inverse-CDF sampling).
+def gumbel(
+    shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device | None = None
+) -> torch.Tensor:
+    """Gumbel(0, 1) noise, float64: argmax(logits + noise) picks each id with probability
+    softmax(logits) exactly (the Gumbel-max trick).
 
-    The same distribution as torch.multinomial with one draw, at a fraction of its fixed cost
-    per call on a CPU, which matters when it runs once per character. The
-    sums are in float64, so a uniform draw never lands past the last id; `right=True` never
-    picks an id of probability 0.
+    That is one argmax per character where inverse-CDF sampling needs a softmax, a cumulative
+    sum and a search, and the noise can be drawn ahead for many characters at once. Uniforms
+    in float64 let the noise's upper tail reach about 37 rather than float32's 17; a uniform of
+    exactly 0 gives -inf, which never wins, so an id of probability 0 (logit -inf) is never
+    picked either.
     """
-    cdf = probs.double().cumsum(dim=-1)  # (B, V)
-    uniform = torch.rand(
-        probs.shape[0], 1, generator=generator, dtype=torch.float64, device=probs.device
-    )
-    chosen = torch.searchsorted(cdf, uniform * cdf[:, -1:], right=True)  # (B, 1)
-    return chosen.clamp_(max=probs.shape[-1] - 1).squeeze(-1)
+    uniform = torch.rand(shape, generator=generator, dtype=torch.float64, device=device)
+    return uniform.log_().neg_().log_().neg_()
+
+
+NOISE_BLOCK_STEPS = 64
+"""How many steps' noise `_NoiseRows` draws at once..."""
+NOISE_BLOCK_ELEMENTS = 1 << 20
+"""...unless that would be more values than this (8 MiB in float64; many streams at once)."""
+
+
+class _NoiseRows:
+    """`gumbel + shift` rows, one (N, V) per step, drawn a block of steps at a time, so
+    that the generator runs once per block rather than once per character.
+
+    The block size depends only on (N, V), not on how many steps are wanted, so a longer sample
+    with the same seed continues the shorter one.
+    """
+
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        *,
+        generator: torch.Generator,
+        dtype: torch.dtype,
+        shift: torch.Tensor | None = None,
+    ) -> None:
+        self._shape, self._generator, self._dtype, self._shift = shape, generator, dtype, shift
+        per_step = shape[0] * shape[1]
+        self._block = max(1, min(NOISE_BLOCK_STEPS, NOISE_BLOCK_ELEMENTS // per_step))
+        self._rows: list[torch.Tensor] = []
+        self._next = 0
+
+    def next(self) -> torch.Tensor:
+        if self._next == len(self._rows):
+            device = self._generator.device
+            block = gumbel((self._block, *self._shape), self._generator, device)  # (S, N, V)
+            if self._shift is not None:
+                block.add_(self._shift.double())
+            self._rows = list(block.to(self._dtype).unbind(0))
+            self._next = 0
+        self._next += 1
+        return self._rows[self._next - 1]
+
+
+class _Draws:
+    """Feeds one id per stream to the model and draws the next: `draws(ids (N,)) -> (N,)`.
+
+    Plain sampling (no top-k or top-p) folds everything into the head's matrix product: the
+    head's weights and bias are divided by the temperature once, and the Gumbel noise plus that
+    bias is drawn ahead, so one addmm and one argmax follow the recurrent layers. Greedy and
+    filtered draws take the logits and go through `next_ids`.
+    """
+
+    def __init__(
+        self,
+        model: CharRNN,
+        hidden: Hidden,
+        options: SamplingOptions,
+        *,
+        generator: torch.Generator,
+    ) -> None:
+        self._options = options
+        self._folded = options.temperature > 0 and options.top_k == 0 and options.top_p == 1.0
+        scale = 1 / options.temperature if self._folded else 1.0
+        self._stepper = Stepper(model, hidden, logit_scale=scale)
+        head_bias = self._stepper.head_bias  # (V,), already divided when folded
+        shape = (self._stepper.h[0].shape[0], head_bias.shape[0])  # (N, V)
+        self._noise = None
+        if self._folded:
+            self._noise = _NoiseRows(
+                shape, generator=generator, dtype=head_bias.dtype, shift=head_bias
+            )
+        elif options.temperature > 0:
+            self._noise = _NoiseRows(shape, generator=generator, dtype=torch.float32)
+
+    def __call__(self, ids: torch.Tensor) -> torch.Tensor:
+        if self._folded:
+            assert self._noise is not None
+            return self._stepper.step(ids, head_bias=self._noise.next()).argmax(dim=-1)
+        noise = None if self._noise is None else self._noise.next()
+        return next_ids(self._stepper.step(ids), self._options, noise)
 
 
 def generate(
@@ -128,16 +209,19 @@ def _generate(
     model.eval()
     with torch.inference_mode():
         inputs = prime_ids.to(device).unsqueeze(0).expand(num_samples, -1)  # (N, P)
-        logits, hidden = model(inputs)  # (N, P, V): the whole prime in one call
-        logits = logits[:, -1]  # (N, V)
-        stepper = Stepper(model, hidden)  # then one character at a time, the lean way
+        # The prime but its last symbol in one call; that one goes through the lean stepper
+        # like every character after it, so every draw is made the same way.
+        if inputs.shape[1] > 1:
+            _, hidden = model(inputs[:, :-1])
+        else:
+            hidden = model.zero_hidden(num_samples)
+        draws = _Draws(model, hidden, options, generator=generator)
         decoders = [vocab.decoder() for _ in range(num_samples)]
-        for step in range(length):
-            chosen = next_ids(logits, options, generator)  # (N,)
+        chosen = inputs[:, -1]  # (N,)
+        for _ in range(length):
+            chosen = draws(chosen)
             pairs = zip(decoders, chosen.tolist(), strict=True)
             yield [decoder.feed(index) for decoder, index in pairs]
-            if step + 1 < length:
-                logits = stepper.step(chosen)
         ends = [decoder.flush() for decoder in decoders]
         if any(ends):  # bytes of an unfinished character (bytes tokenizer only)
             yield ends
