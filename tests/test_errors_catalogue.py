@@ -14,6 +14,7 @@ import http.server
 import os
 import re
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -514,6 +515,12 @@ def _(s: Situation) -> list[str]:
 @scenario("export-unknown-format")
 def _(s: Situation) -> list[str]:
     return ["export", str(s.trained_run), "--format", "tflite", "--out", str(s.tmp / "m.pt")]
+
+
+@scenario("export-onnx-missing")
+def _(s: Situation) -> list[str]:
+    s.monkeypatch.setitem(sys.modules, "onnxscript", None)  # `import onnxscript` fails
+    return ["export", str(s.trained_run), "--format", "onnx", "--out", str(s.tmp / "m.onnx")]
 
 
 @scenario("config-unknown-tokenizer")

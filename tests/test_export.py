@@ -66,6 +66,80 @@ def test_exported_model_matches_the_original(
     assert json.loads(extra["charnn.json"])["vocab"] == checkpoint.vocab.to_dict()
 
 
+# Runs in a fresh interpreter with onnxruntime and NumPy only: no torch, no charnn.
+ONNX_RUNTIME = """
+import json, sys
+import numpy as np
+import onnxruntime
+session = onnxruntime.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+vocab = json.load(open(sys.argv[2]))
+chars = vocab["vocab"]["chars"]
+texts = json.loads(sys.argv[3])  # equal lengths: one batch
+ids = np.array([[chars.index(c) for c in text] for text in texts], dtype=np.int64)
+state = np.zeros((vocab["num_layers"], len(texts), vocab["hidden_size"]), dtype=np.float32)
+logits, h, c = session.run(None, {"ids": ids, "h": state, "c": state})
+assert "torch" not in sys.modules and "charnn" not in sys.modules
+last = logits[:, -1].astype(np.float64)
+probs = np.exp(last - last.max(-1, keepdims=True))
+probs /= probs.sum(-1, keepdims=True)
+meta = session.get_modelmeta().custom_metadata_map
+print(json.dumps({"probs": probs.tolist(), "h": h.tolist(), "meta": meta}))
+"""
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_onnx_export_runs_in_onnxruntime_and_matches_the_original(
+    cell: str, corpus_file: Path, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    pytest.importorskip("onnxscript")
+    pytest.importorskip("onnxruntime")
+    tree = tiny_tree(corpus_file, tmp_path / "run", max_steps=20, eval_every=20)
+    tree["model"].update(cell=cell, num_layers=2)  # type: ignore[union-attr]
+    train(config_from_dict(tree))
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "--format", "onnx"])
+    assert result.exit_code == 0, result.output
+    model_file, vocab_file = tmp_path / "run" / "model.onnx", tmp_path / "run" / "model.json"
+    assert result.stdout.split() == [str(model_file), str(vocab_file)]
+
+    # Other batch and sequence sizes than the export's example (2 x 3): both axes are free.
+    texts = ["the quick brown fox", "a stitch in time sa", "to be or not to be "]
+    checkpoint = load_checkpoint(tmp_path / "run" / "best.pt")
+    original = checkpoint.build_model()
+    with torch.inference_mode():
+        ids = torch.stack([checkpoint.vocab.encode(text) for text in texts])  # (3, 19)
+        logits, hidden = original(ids)
+    expected = torch.softmax(logits[:, -1].double(), -1)
+    expected_h = hidden[0] if isinstance(hidden, tuple) else hidden
+    done = subprocess.run(
+        [sys.executable, "-c", ONNX_RUNTIME, str(model_file), str(vocab_file), json.dumps(texts)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    torch.testing.assert_close(
+        torch.tensor(got["probs"], dtype=torch.float64), expected, atol=1e-6, rtol=1e-5
+    )
+    torch.testing.assert_close(torch.tensor(got["h"]), expected_h, atol=1e-5, rtol=1e-5)
+    # The vocabulary travels inside the model file too.
+    assert json.loads(got["meta"]["charnn.json"])["vocab"] == checkpoint.vocab.to_dict()
+
+
+def test_onnx_export_without_the_onnx_packages_names_the_extra(
+    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # makes `import onnxscript` fail
+    target = tmp_path / "m.onnx"
+    result = CliRunner().invoke(
+        app, ["export", str(trained_run), "--format", "onnx", "--out", str(target)]
+    )
+    assert result.exit_code == 2
+    assert "pip install 'charnn[onnx]'" in result.stderr and "Traceback" not in result.output
+    assert not target.exists() and not target.with_suffix(".json").exists()
+
+
 def test_an_unknown_export_format_is_one_clear_error(trained_run: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app, ["export", str(trained_run), "--format", "tflite", "--out", str(tmp_path / "m.pt")]

@@ -416,7 +416,8 @@ def info(
 
 @app.command(
     name="export",
-    epilog="Examples:  charnn export runs/x  |  charnn export runs/x --out model.pt",
+    epilog="Examples:  charnn export runs/x  |  charnn export runs/x --format onnx  |  "
+    "charnn export runs/x --out model.pt",
 )
 def export_(
     run: Annotated[
@@ -426,25 +427,31 @@ def export_(
         ),
     ],
     format: Annotated[
-        str, typer.Option("--format", help="What to write: torchscript.")
+        str,
+        typer.Option(
+            "--format",
+            help="What to write: torchscript (model.pt, for plain PyTorch) or onnx "
+            "(model.onnx, for onnxruntime; needs pip install 'charnn[onnx]').",
+        ),
     ] = "torchscript",
     out: Annotated[
         Path | None,
         typer.Option(
             "--out",
             help="The model file to write (its vocabulary goes beside it, as .json). "
-            "Default: model.pt in the run directory.",
+            "Default: model.pt or model.onnx in the run directory.",
             show_default=False,
         ),
     ] = None,
 ) -> None:
-    """Write the model as a file plain PyTorch runs without charnn, plus its vocabulary."""
+    """Write the model as a file that runs without charnn, plus its vocabulary."""
     with _user_errors():
         from charnn.checkpoint import checkpoint_path, load_checkpoint
-        from charnn.export import export
+        from charnn.export import default_file_name, export
 
+        name = default_file_name(format)
         path = checkpoint_path(run)
-        target = out or (run if run.is_dir() else run.parent) / "model.pt"
+        target = out or (run if run.is_dir() else run.parent) / name
         written = export(load_checkpoint(path, map_location="cpu"), target, format=format)
         for file in written:
             typer.echo(str(file))

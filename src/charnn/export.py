@@ -1,15 +1,20 @@
-"""`charnn export`: a trained model as a file that plain PyTorch runs, without charnn.
+"""`charnn export`: a trained model as a file that runs without charnn.
 
-TorchScript: `model.pt` holds the network with one method,
+Both formats compute one function,
 
     logits, h, c = model(ids, h, c)
     # ids (B, T) int64; h, c (num_layers, B, hidden_size) float32, zeros to start;
     # logits (B, T, vocab_size). c is the LSTM's cell state; other cells pass it through.
 
-and `model.json` beside it holds the vocabulary (`chars`: id i is chars[i]; or
+- TorchScript (`model.pt`, plain PyTorch: `torch.jit.load`);
+- ONNX (`model.onnx`, for onnxruntime and other ONNX runtimes; inputs and outputs are named
+  ids, h, c and logits, h_out, c_out; batch and sequence length are free). Writing it needs
+  the optional `onnx` and `onnxscript` packages (`pip install 'charnn[onnx]'`).
+
+`model.json` beside the model holds the vocabulary (`chars`: id i is chars[i]; or
 `tokenizer: bytes`, where id i is byte i) and the shapes above. The same JSON is also stored
-inside the .pt file (`torch.jit.load(path, _extra_files={"charnn.json": ""})`), so the model
-file alone is enough.
+inside the model file (TorchScript: `torch.jit.load(path, _extra_files={"charnn.json": ""})`;
+ONNX: the metadata property `charnn.json`), so the model file alone is enough.
 
 charnn's SimpleRNN is exported as `nn.RNN` with the same weights (the two compute the same
 function), so the file runs the standard PyTorch kernels at any sequence length.
@@ -31,7 +36,13 @@ from charnn.checkpoint import Checkpoint
 from charnn.errors import CharnnError
 from charnn.model import CharRNN
 
-FORMATS = ("torchscript",)
+FILE_NAMES = {"torchscript": "model.pt", "onnx": "model.onnx"}
+"""Each format and the file `charnn export` writes for it by default."""
+
+ONNX_MISSING = (
+    "ONNX export needs the onnx and onnxscript packages, which are not installed; "
+    "install them with: pip install 'charnn[onnx]'"
+)
 
 
 class _Portable(nn.Module):
@@ -62,37 +73,66 @@ class _Portable(nn.Module):
         return self.head(output), h, c  # (B, T, V)
 
 
+def default_file_name(format: str) -> str:
+    """The model file name for `format`, or one clear error for a format charnn cannot write."""
+    if format not in FILE_NAMES:
+        raise CharnnError(f"unknown export format {format!r}; use one of {', '.join(FILE_NAMES)}")
+    return FILE_NAMES[format]
+
+
 def export(checkpoint: Checkpoint, out: Path, *, format: str = "torchscript") -> list[Path]:
     """Write the exported model and its vocabulary; returns the files written."""
-    if format not in FORMATS:
-        raise CharnnError(
-            f"unknown export format {format!r}; use one of {', '.join(FORMATS)} "
-            "(ONNX export is not available yet)"
-        )
-    model = checkpoint.build_model("cpu")
-    portable = _Portable(model).eval()
+    default_file_name(format)  # an unknown format fails here, before any work
+    portable = _Portable(checkpoint.build_model("cpu")).eval()
     config = checkpoint.config.model
-    description = _description(checkpoint)
-    ids = torch.zeros(1, 2, dtype=torch.long)
-    state = torch.zeros(config.num_layers, 1, config.hidden_size)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # PyTorch marks TorchScript as deprecated; it still runs
-        traced = torch.jit.trace(portable, (ids, state, state.clone()), check_trace=False)
-        buffer = io.BytesIO()
-        torch.jit.save(traced, buffer, _extra_files={"charnn.json": json.dumps(description)})
+    description = _description(checkpoint, format)
+    # Sizes of at least 2 for batch and time: torch.export would fix a size-1 dimension.
+    ids = torch.zeros(2, 3, dtype=torch.long)  # (B, T)
+    state = torch.zeros(config.num_layers, 2, config.hidden_size)  # (L, B, H)
+    example = (ids, state, state.clone())
+    if format == "onnx":
+        data = _onnx_bytes(portable, example, description)
+    else:
+        data = _torchscript_bytes(portable, example, description)
     model_file, vocab_file = out, out.with_suffix(".json")
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(model_file) as file:
-        file.write(buffer.getvalue())
+        file.write(data)
     with atomic_write(vocab_file) as file:
         file.write(json.dumps(description, ensure_ascii=False, indent=2).encode("utf-8"))
     return [model_file, vocab_file]
 
 
-def _description(checkpoint: Checkpoint) -> dict[str, Any]:
+def _torchscript_bytes(
+    portable: _Portable, example: tuple[torch.Tensor, ...], description: dict[str, Any]
+) -> bytes:
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch marks TorchScript as deprecated; it still runs
+        traced = torch.jit.trace(portable, example, check_trace=False)
+        buffer = io.BytesIO()
+        torch.jit.save(traced, buffer, _extra_files={"charnn.json": json.dumps(description)})
+    return buffer.getvalue()
+
+
+def _onnx_bytes(
+    portable: _Portable, example: tuple[torch.Tensor, ...], description: dict[str, Any]
+) -> bytes:
+    try:
+        import onnx  # noqa: F401  (torch.onnx needs both; check before it fails deep inside)
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise CharnnError(ONNX_MISSING) from None
+    from charnn.onnx_export import TanhRNNForExport, onnx_bytes
+
+    if description["cell"] == "rnn":
+        portable.rnn = TanhRNNForExport(portable.rnn, description["num_layers"])
+    return onnx_bytes(portable, example, description)
+
+
+def _description(checkpoint: Checkpoint, format: str) -> dict[str, Any]:
     config = checkpoint.config.model
     return {
-        "format": "charnn-torchscript",
+        "format": f"charnn-{format}",
         "vocab": checkpoint.vocab.to_dict(),
         "tokenizer": checkpoint.vocab.tokenizer,
         "cell": config.cell,

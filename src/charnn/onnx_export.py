@@ -1,0 +1,125 @@
+"""ONNX export: torch.onnx's exporter (torch.export, then onnxscript's translations), plus one
+translation of charnn's own, for the tanh RNN.
+
+torch.export fixes the sequence length of PyTorch's tanh-RNN operator (its shape function steps
+through the sequence one position at a time), so an `nn.RNN` exported as it is would accept only
+the example's length. For export, the RNN's layers are therefore one custom operator,
+`charnn::tanh_rnn`, whose shapes are written out here and which is translated into ONNX's own
+RNN operator, one per layer. The file holds standard ONNX operators only. LSTM and GRU need none
+of this: onnxscript translates them into ONNX's LSTM and GRU.
+
+Importing this module needs the optional `onnx` and `onnxscript` packages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+from onnxscript import opset18 as op
+from torch import nn
+
+OPSET = 18
+
+
+@torch.library.custom_op("charnn::tanh_rnn", mutates_args=())
+def tanh_rnn(
+    inputs: torch.Tensor, h: torch.Tensor, weights: list[torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """nn.RNN (tanh, batch first, with biases): inputs (B, T, I), h (L, B, H) -> (B, T, H), h.
+
+    `weights` holds w_ih, w_hh, b_ih, b_hh for each layer in turn, as nn.RNN stores them.
+    """
+    num_layers = len(weights) // 4
+    output, h_last = torch.rnn_tanh(inputs, h, weights, True, num_layers, 0.0, False, False, True)
+    return output, h_last
+
+
+@tanh_rnn.register_fake
+def _(
+    inputs: torch.Tensor, h: torch.Tensor, weights: list[torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    batch, time, _ = inputs.shape
+    return inputs.new_empty(batch, time, h.shape[2]), torch.empty_like(h)
+
+
+def _tanh_rnn_to_onnx(inputs: Any, h: Any, weights: Sequence[Any]) -> tuple[Any, Any]:
+    """`charnn::tanh_rnn` as ONNX RNN operators, one per layer (ONNX's layout is (T, B, I))."""
+    sequence = op.Transpose(inputs, perm=[1, 0, 2])  # (T, B, I)
+    hidden_size = h.shape[2]
+    last_states = []
+    for layer in range(len(weights) // 4):
+        w_ih, w_hh, b_ih, b_hh = weights[4 * layer : 4 * layer + 4]
+        outputs, h_last = op.RNN(
+            sequence,
+            op.Unsqueeze(w_ih, [0]),  # (1, H, I): one direction
+            op.Unsqueeze(w_hh, [0]),
+            op.Unsqueeze(op.Concat(b_ih, b_hh, axis=0), [0]),  # (1, 2H)
+            initial_h=op.Slice(h, [layer], [layer + 1], axes=[0]),
+            hidden_size=hidden_size,
+            activations=["Tanh"],
+        )
+        sequence = op.Squeeze(outputs, [1])  # (T, 1, B, H) -> (T, B, H)
+        last_states.append(h_last)
+    return op.Transpose(sequence, perm=[1, 0, 2]), op.Concat(*last_states, axis=0)
+
+
+class TanhRNNForExport(nn.Module):
+    """An nn.RNN's (or SimpleRNN's) weights, run through `charnn::tanh_rnn`."""
+
+    def __init__(self, rnn: nn.Module, num_layers: int) -> None:
+        super().__init__()
+        self.weights = nn.ParameterList(
+            getattr(rnn, f"{kind}_l{layer}")
+            for layer in range(num_layers)
+            for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        )
+
+    def forward(self, inputs: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.ops.charnn.tanh_rnn(inputs, h, list(self.weights))
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """The exporter's warnings and log lines (deprecations, optional packages it looks for)
+    are about its own internals, not about the user's model."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def onnx_bytes(
+    model: nn.Module, example: tuple[torch.Tensor, ...], description: dict[str, Any]
+) -> bytes:
+    """model(ids, h, c) -> (logits, h, c) as an ONNX file's bytes, batch and time left free,
+    with `description` as the metadata property `charnn.json`."""
+    batch, time = torch.export.Dim("batch"), torch.export.Dim("time")
+    with torch.no_grad(), _quiet():
+        program = torch.onnx.export(
+            model,
+            example,
+            dynamo=True,
+            input_names=["ids", "h", "c"],
+            output_names=["logits", "h_out", "c_out"],
+            dynamic_shapes=({0: batch, 1: time}, {1: batch}, {1: batch}),
+            opset_version=OPSET,
+            custom_translation_table={torch.ops.charnn.tanh_rnn.default: _tanh_rnn_to_onnx},
+            verbose=False,
+        )
+    if program is None:  # only without dynamo=True; kept for the type checker
+        raise RuntimeError("torch.onnx.export returned no program")
+    proto = program.model_proto
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "charnn.json", json.dumps(description)
+    return proto.SerializeToString()
