@@ -52,24 +52,20 @@ class Stepper:
             weights_hh = [_in_out(getattr(rnn, f"weight_hh_l{k}")) for k in layers]
             biases_ih = [getattr(rnn, f"bias_ih_l{k}") for k in layers]
             biases_hh = [getattr(rnn, f"bias_hh_l{k}") for k in layers]
+            self._weights_hh = weights_hh  # LSTM, RNN: only layer 0's (deeper ones: stacked)
             if self.cell == "gru":
                 # n = tanh(x W_in + b_in + r * (h W_hn + b_hn)): b_hn sits inside the reset
                 # product, so each bias stays with its own product.
                 input_biases, self._recurrent_biases = biases_ih, biases_hh
-                self._recurrent_weights = weights_hh
-                self._input_weights = weights_ih  # [0] is unused: the table replaces it
+                self._weights_ih = weights_ih  # deeper layers' (layer 0's is in the table)
             else:
                 input_biases = [
                     b_ih + b_hh for b_ih, b_hh in zip(biases_ih, biases_hh, strict=True)
                 ]
-                self._recurrent_weights = weights_hh[:1]  # deeper layers: stacked below
-                self._input_weights = (
-                    [weights_hh[0]]
-                    + [
-                        torch.cat([weights_ih[k], weights_hh[k]])  # (2H, G*H): [below; own]
-                        for k in layers[1:]
-                    ]
-                )
+                # Deeper layers: [W_ih; W_hh] (2H, G*H), for [h_below, h_own] @ it.
+                self._stacked_weights = {
+                    k: torch.cat([weights_ih[k], weights_hh[k]]) for k in layers[1:]
+                }
             self._input_biases = input_biases
             # (V, G*H): the first layer's input projection of each character, bias included.
             self._first_layer_table = torch.addmm(
@@ -126,15 +122,13 @@ class Stepper:
             if layer == 0:
                 torch.index_select(self._first_layer_table, 0, ids, out=projected)
                 if self.cell != "gru":
-                    projected.addmm_(self.h[0], self._recurrent_weights[0])
+                    projected.addmm_(self.h[0], self._weights_hh[0])
             elif self.cell == "gru":
-                below = self.h[layer - 1]
-                bias, weight = self._input_biases[layer], self._input_weights[layer]
-                torch.addmm(bias, below, weight, out=projected)
+                bias, weight = self._input_biases[layer], self._weights_ih[layer]
+                torch.addmm(bias, self.h[layer - 1], weight, out=projected)
             else:  # one product: [h_below, h_own] (N, 2H) @ (2H, G*H)
-                below_and_own = self._below_and_own[layer]
-                bias, weight = self._input_biases[layer], self._input_weights[layer]
-                torch.addmm(bias, below_and_own, weight, out=projected)
+                bias, weight = self._input_biases[layer], self._stacked_weights[layer]
+                torch.addmm(bias, self._below_and_own[layer], weight, out=projected)
             self._cell(layer, projected)
         bias = self.head_bias if head_bias is None else head_bias
         return torch.addmm(bias, self.h[-1], self.head_weight)  # (N, V)
@@ -151,7 +145,7 @@ class Stepper:
             c = self.c[layer].mul_(gates["forget"]).addcmul_(gates["input"], candidate)
             torch.mul(gates["output"], torch.tanh(c, out=self._tanh_c[layer]), out=h)
         else:  # GRU: r and z from both products, n = tanh(x_n + r * (h W_hn + b_hn))
-            bias, weight = self._recurrent_biases[layer], self._recurrent_weights[layer]
+            bias, weight = self._recurrent_biases[layer], self._weights_hh[layer]
             torch.addmm(bias, h, weight, out=self._recurrent[layer])
             gates["rz"].add_(gates["recurrent_rz"]).sigmoid_()
             gates["new"].addcmul_(gates["reset"], gates["recurrent_new"]).tanh_()
