@@ -79,11 +79,20 @@ ids = np.array([[chars.index(c) for c in text] for text in texts], dtype=np.int6
 state = np.zeros((vocab["num_layers"], len(texts), vocab["hidden_size"]), dtype=np.float32)
 logits, h, c = session.run(None, {"ids": ids, "h": state, "c": state})
 assert "torch" not in sys.modules and "charnn" not in sys.modules
-last = logits[:, -1].astype(np.float64)
-probs = np.exp(last - last.max(-1, keepdims=True))
-probs /= probs.sum(-1, keepdims=True)
+def softmax(rows):
+    rows = rows.astype(np.float64)
+    exp = np.exp(rows - rows.max(-1, keepdims=True))
+    return exp / exp.sum(-1, keepdims=True)
+# One more character for the first text alone, its state carried: batch 1, length 1.
+step = np.array([[chars.index(texts[0][0])]], dtype=np.int64)
+next_logits, _, _ = session.run(None, {"ids": step, "h": h[:, :1], "c": c[:, :1]})
 meta = session.get_modelmeta().custom_metadata_map
-print(json.dumps({"probs": probs.tolist(), "h": h.tolist(), "meta": meta}))
+print(json.dumps({
+    "probs": softmax(logits[:, -1]).tolist(),
+    "h": h.tolist(),
+    "next": softmax(next_logits[0, -1]).tolist(),
+    "meta": meta,
+}))
 """
 
 
@@ -108,8 +117,14 @@ def test_onnx_export_runs_in_onnxruntime_and_matches_the_original(
     with torch.inference_mode():
         ids = torch.stack([checkpoint.vocab.encode(text) for text in texts])  # (3, 19)
         logits, hidden = original(ids)
-    expected = torch.softmax(logits[:, -1].double(), -1)
-    expected_h = hidden[0] if isinstance(hidden, tuple) else hidden
+        expected = torch.softmax(logits[:, -1].double(), -1)
+        expected_h = hidden[0] if isinstance(hidden, tuple) else hidden
+        first_row = (
+            tuple(part[:, :1] for part in hidden) if isinstance(hidden, tuple) else hidden[:, :1]
+        )
+        step = checkpoint.vocab.encode(texts[0][0]).unsqueeze(0)  # (1, 1)
+        next_logits, _ = original(step, first_row)
+    expected_next = torch.softmax(next_logits[0, -1].double(), -1)
     done = subprocess.run(
         [sys.executable, "-c", ONNX_RUNTIME, str(model_file), str(vocab_file), json.dumps(texts)],
         capture_output=True,
@@ -123,6 +138,9 @@ def test_onnx_export_runs_in_onnxruntime_and_matches_the_original(
         torch.tensor(got["probs"], dtype=torch.float64), expected, atol=1e-6, rtol=1e-5
     )
     torch.testing.assert_close(torch.tensor(got["h"]), expected_h, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        torch.tensor(got["next"], dtype=torch.float64), expected_next, atol=1e-6, rtol=1e-5
+    )
     # The vocabulary travels inside the model file too.
     assert json.loads(got["meta"]["charnn.json"])["vocab"] == checkpoint.vocab.to_dict()
 

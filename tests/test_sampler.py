@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,20 @@ def test_a_longer_sample_starts_with_the_shorter_one(
     assert long.startswith(short)
     monkeypatch.setattr("charnn.sampler.NOISE_BLOCK_ELEMENTS", 1)  # one step per block
     assert sample_text(model, vocab, prime="the ", length=50, options=options, seed=5) == short
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("top_k", [0, 10_000])
+def test_sampling_on_cuda_follows_the_models_distribution(
+    model_and_vocab: tuple[CharRNN, CharVocab], top_k: int
+) -> None:
+    shared_model, vocab = model_and_vocab
+    model = copy.deepcopy(shared_model).cuda()  # the fixture's model stays on the CPU
+    prime, temperature = "a stitch in ", 2.0
+    options = SamplingOptions(temperature=temperature, top_k=top_k)
+    (first,) = generate(model, vocab, prime=prime, length=1, num_samples=20_000, options=options)
+    with torch.no_grad():
+        logits, _ = model(vocab.encode(prime).unsqueeze(0).cuda())
+    expected = torch.softmax(logits[0, -1].double().cpu() / temperature, dim=-1)
+    _assert_frequencies_match(vocab.encode("".join(first)), expected)

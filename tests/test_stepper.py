@@ -45,3 +45,18 @@ def test_logit_scale_multiplies_the_logits() -> None:
         stepper = Stepper(model, model.zero_hidden(3), logit_scale=0.25)
         got = [stepper.step(ids[:, position]) for position in range(6)]
     torch.testing.assert_close(torch.stack(got, dim=1), expected * 0.25, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_the_lean_step_on_cuda_equals_the_full_forward_pass(cell: str) -> None:
+    torch.manual_seed(0)
+    config = ModelConfig(cell=cell, hidden_size=32, num_layers=2, embedding_dim=8)
+    model = CharRNN(config, vocab_size=11).cuda().eval()
+    ids = torch.randint(0, 11, (64, 12), device="cuda")  # (N, T): many streams, as sampling does
+    with torch.inference_mode():
+        expected, _ = model(ids)  # (N, T, V)
+        stepper = Stepper(model, model.zero_hidden(64))
+        got = torch.stack([stepper.step(ids[:, position]) for position in range(12)], dim=1)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
