@@ -77,7 +77,10 @@ class Stepper:
             self._states = torch.cat(list(parts[0].unbind(0)), dim=1)  # (N, L*H)
             self.c = [state.clone() for state in parts[1].unbind(0)] if len(parts) == 2 else []
         self.h = [self._states[:, k * size : (k + 1) * size] for k in layers]  # views
-        self._below_and_own = [self._states[:, (k - 1) * size : (k + 1) * size] for k in layers]
+        # Deeper layers' [h_below, h_own] (N, 2H), for their one stacked product.
+        self._below_and_own = {
+            k: self._states[:, (k - 1) * size : (k + 1) * size] for k in layers[1:]
+        }
         width = self._first_layer_table.shape[1]
         self._projected = [self._states.new_empty(rows, width) for _ in layers]  # (N, G*H)
         if self.cell == "gru":
