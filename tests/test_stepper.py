@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 
@@ -10,15 +12,29 @@ from charnn.model import CharRNN
 from charnn.stepper import Stepper
 
 
+@pytest.fixture
+def two_threads() -> Iterator[None]:
+    """One stream on more than one thread takes the stepper's split products; CI runs the tests
+    on one thread, so this sets two for the test."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.usefixtures("two_threads")
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("num_layers", [1, 3])
-def test_step_by_step_logits_equal_the_full_forward_pass(cell: str, num_layers: int) -> None:
+@pytest.mark.parametrize("streams", [1, 4])  # one stream: products split in two, batched
+def test_step_by_step_logits_equal_the_full_forward_pass(
+    cell: str, num_layers: int, streams: int
+) -> None:
     torch.manual_seed(0)
     config = ModelConfig(cell=cell, hidden_size=24, num_layers=num_layers, embedding_dim=8)
     model = CharRNN(config, vocab_size=11).eval()
     for parameter in model.parameters():  # away from PyTorch's small init, to exercise the gates
         parameter.data.mul_(3)
-    ids = torch.randint(0, 11, (4, 20))  # (N, T)
+    ids = torch.randint(0, 11, (streams, 20))  # (N, T)
     with torch.inference_mode():
         expected, _ = model(ids)  # (N, T, V)
         logits, hidden = model(ids[:, :5])  # a prime of 5, read the usual way
