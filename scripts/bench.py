@@ -18,6 +18,9 @@ Every number comes from this run on this machine:
    (Linux's VmHWM, less what the process held before it started), so that no measurement
    inherits another's freed-but-kept memory and no sampling thread slows the timed runs; on
    CUDA the peak of torch's allocator.
+5. What charnn's allocator tuning (`charnn.allocator`, which the CLI applies and so does this
+   script) is worth: the minimal training loop in fresh processes with glibc's default malloc
+   settings and with the tuning, chars/s and page faults per step.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ except ImportError:  # Windows
 import torch
 import torch.nn.functional as F
 
+from charnn.allocator import tune_malloc
 from charnn.checkpoint import load_checkpoint
 from charnn.config import (
     DataConfig,
@@ -146,6 +150,36 @@ def child_memory(phase: str, config_json: str, plan: Plan) -> None:
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     run_phase(phase, config, plan)
     print((_status_kib("VmHWM") - resident) * 1024)
+
+
+def allocator_comparison(config: RunConfig, plan: Plan) -> tuple[float, float, float, float]:
+    """(default chars/s, default faults per step, tuned chars/s, tuned faults per step) of the
+    minimal loop, each in a fresh process (malloc settings are the whole process's), taken in
+    turn, best of `plan.repeats`."""
+    results: dict[str, list[tuple[float, float]]] = {"default": [], "tuned": []}
+    for _ in range(plan.repeats):
+        for mode in results:
+            child = [sys.executable, __file__, "--child-allocator", mode, "--child-config"]
+            child += [json.dumps(config_to_dict(config))] + (["--quick"] if plan is QUICK else [])
+            done = subprocess.run(child, capture_output=True, text=True, check=True)
+            speed, faults = done.stdout.split()[-2:]
+            results[mode].append((float(speed), float(faults)))
+    default, tuned = (max(results[mode]) for mode in ("default", "tuned"))
+    return default[0], default[1], tuned[0], tuned[1]
+
+
+def child_allocator(mode: str, config_json: str, plan: Plan) -> None:
+    """In a fresh process: the minimal loop's chars/s and page faults per step."""
+    if mode == "tuned" and not tune_malloc():
+        sys.exit("the allocator tuning does not apply here (not glibc?)")
+    config = config_from_dict(json.loads(config_json))
+    corpus = load_corpus(config.data)
+    vocab, splits = encode_corpus(corpus.text, val_fraction=0.1, test_fraction=0.0)
+    device, steps = torch.device(config.device), config.train.max_steps
+    minimal_loop_chars_per_s(config, splits.train, len(vocab), 2, device)  # oneDNN's setup
+    before = minor_page_faults()
+    speed = minimal_loop_chars_per_s(config, splits.train, len(vocab), steps, device)
+    print(speed, (minor_page_faults() - before) / steps)
 
 
 def _status_kib(field: str) -> int:
@@ -325,7 +359,8 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
     gemms_before = best_gemm_flops(gemm_shapes, device)
 
     train_cells: list[tuple[str, float, str]] = []  # row start, useful FLOP/s, row end
-    sample_rows, rnn_rows, speeds = [], [], {}
+    sample_rows, rnn_rows, allocator_rows, speeds = [], [], [], {}
+    compare_allocator = device.type == "cpu" and tune_malloc()  # False where it does not apply
     with tempfile.TemporaryDirectory() as scratch:
         for layers, hidden in plan.sizes:
             for cell in ("lstm", "gru", "rnn"):
@@ -367,6 +402,15 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                     ratio = mine / theirs
                     rnn_rows.append(
                         f"| {layers}x{hidden} | {theirs:,.0f} | {mine:,.0f} | **{ratio:.2f}** |"
+                    )
+                if compare_allocator and hidden == plan.sizes[0][1]:
+                    default, default_faults, tuned, tuned_faults = allocator_comparison(
+                        config, plan
+                    )
+                    allocator_rows.append(
+                        f"| {CELL_NAMES[cell]} | {layers}x{hidden} | {default:,.0f} | "
+                        f"{default_faults:,.0f} | {tuned:,.0f} | {tuned_faults:,.0f} | "
+                        f"**{tuned / default:.2f}** |"
                     )
                 useful = flops_per_char(cell, layers, hidden, 64, len(vocab))
                 checkpoint = load_checkpoint(Path(config.out_dir) / "last.pt")
@@ -438,6 +482,23 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
         "|---|---:|---:|---:|",
         *rnn_rows,
         "",
+        *(
+            [
+                "### The allocator",
+                "",
+                "The minimal loop in fresh processes, with glibc's default malloc settings and "
+                "with charnn's tuning (`charnn.allocator`, applied by the CLI and by this "
+                f"script's other measurements); best of {plan.repeats} runs each, taken in turn.",
+                "",
+                "| cell | layers x hidden | default chars/s | page faults/step | tuned chars/s "
+                "| page faults/step | tuned / default |",
+                "|---|---|---:|---:|---:|---:|---:|",
+                *allocator_rows,
+                "",
+            ]
+            if allocator_rows
+            else []
+        ),
         "### Sampling",
         "",
         f"{plan.sample_length} characters per stream at temperature 0.8. Naive: the model called "
@@ -479,9 +540,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--child-memory", help=argparse.SUPPRESS)  # internal: one measurement
+    parser.add_argument("--child-allocator", help=argparse.SUPPRESS)
     parser.add_argument("--child-config", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.child_allocator:  # before the tuning below: one mode runs with glibc's defaults
+        child_allocator(args.child_allocator, args.child_config, QUICK if args.quick else FULL)
+        return
+    tune_malloc()  # as the CLI does, so every figure below is what a charnn user gets
     if args.child_memory:
         child_memory(args.child_memory, args.child_config, QUICK if args.quick else FULL)
         return

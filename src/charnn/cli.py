@@ -22,6 +22,7 @@ from typing import Annotated
 import typer
 
 from charnn import __version__
+from charnn.allocator import tune_malloc
 from charnn.errors import CharnnError
 
 # torch warns at import when NumPy is missing; charnn never needs NumPy.
@@ -79,6 +80,7 @@ def _main(
     ] = False,
 ) -> None:
     _setup_logging()
+    tune_malloc()  # training's big buffers are reused rather than faulted in again every step
 
 
 @contextmanager

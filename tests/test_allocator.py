@@ -1,0 +1,72 @@
+"""The allocator tuning: training's buffers are reused instead of faulted in every step."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from charnn import allocator, cli
+
+# A fresh process per setting (malloc's settings are the whole process's): page faults per
+# training step of a 2x256 LSTM on two threads, big enough for glibc's defaults to fault
+# (about 2,300-6,200 per step on the CI machine; with the tuning, 0-190).
+STEPS = """
+import resource, sys, torch
+torch.set_num_threads(2)
+if sys.argv[1] == "tuned":
+    from charnn.allocator import tune_malloc
+    assert tune_malloc()
+from charnn.config import ModelConfig
+from charnn.model import CharRNN
+model = CharRNN(ModelConfig(cell="lstm", hidden_size=256, num_layers=2), 65)
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+ids = torch.randint(0, 65, (32, 65))
+def step():
+    logits, _ = model(ids[:, :-1])
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 65), ids[:, 1:].reshape(-1))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+for _ in range(3):  # first steps: oneDNN's setup, the optimizer's state
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    step()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
+"""
+
+
+def _faults_per_step(mode: str, env: dict[str, str]) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", STEPS, mode], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return float(done.stdout.split()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc: Linux only")
+def test_tuned_training_steps_stop_faulting_pages_in(subprocess_env: dict[str, str]) -> None:
+    env = {
+        key: value for key, value in subprocess_env.items() if key not in allocator.USER_SETTINGS
+    }
+    default, tuned = _faults_per_step("default", env), _faults_per_step("tuned", env)
+    assert tuned < 500
+    if default >= 1000:  # where glibc's defaults fault at all, the tuning removes most of it
+        assert tuned * 5 < default
+
+
+def test_a_users_own_malloc_settings_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
+    assert allocator.tune_malloc() is False
+
+
+def test_every_command_runs_tuned(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bool] = []
+    monkeypatch.setattr(cli, "tune_malloc", lambda: calls.append(True) or True)
+    result = CliRunner().invoke(cli.app, ["config", "show"])
+    assert result.exit_code == 0, result.output
+    assert calls == [True]
