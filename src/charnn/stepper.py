@@ -13,9 +13,9 @@ Sampling does exactly that, once per character, so it does the cell arithmetic i
 - the weights are copied once into (in, out) row-major order: a one-row product then streams
   each weight row once, which measured about 20% faster on a CPU than the (out, in) order the
   modules store;
-- with one stream and more than one thread, each product runs as two half-width products in
-  one batched call: MKL runs a one-row product on one thread, while PyTorch spreads a batch
-  over its threads (1.6x faster per product on 2 cores, same numbers);
+- on a CPU with more than one thread, one stream's products each run as two half-width
+  products in one batched call: MKL runs a one-row product on one thread, while PyTorch
+  spreads a batch over its threads, so two cores read half the weights each;
 - the state and every intermediate live in buffers made once and updated in place, with their
   gate views cut once: at one stream, a step's time beyond reading the weights is fixed costs
   per operation, and allocating results and slicing views were a good share of them;
@@ -125,7 +125,8 @@ class Stepper:
             self._tanh_c = [self._states.new_empty(rows, size) for _ in layers]
         self._gates = [self._cut_gates(layer) for layer in layers]
 
-        split = 2 if torch.get_num_threads() > 1 else 1
+        on_cpu = self._states.device.type == "cpu"
+        split = 2 if on_cpu and torch.get_num_threads() > 1 else 1
         with torch.inference_mode():
             # What each layer's product adds to `_projected` (layer 0: after the table lookup).
             self._products: list[_Product | None] = []
