@@ -61,7 +61,7 @@ from charnn.model import CharRNN, detach_hidden
 from charnn.sampler import SamplingOptions, generate
 from charnn.simple_rnn import SimpleRNN
 from charnn.trainer import build_optimizer, train
-from reporting import cpu_name, replace_block
+from reporting import cpu_name, replace_block, rerun_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -122,10 +122,14 @@ def peak_memory_bytes(phase: str, config: RunConfig, plan: Plan) -> int:
         return torch.cuda.max_memory_allocated(device) - start
     if not Path("/proc/self/clear_refs").exists():
         return 0  # not Linux: no number rather than a wrong one
-    child = [sys.executable, __file__, "--child-memory", phase, "--child-config"]
+    return int(child_output("--child-memory", phase, config, plan).split()[-1])
+
+
+def child_output(flag: str, value: str, config: RunConfig, plan: Plan) -> str:
+    """Run this script again in a fresh process for one measurement; its stdout."""
+    child = [sys.executable, __file__, flag, value, "--child-config"]
     child += [json.dumps(config_to_dict(config))] + (["--quick"] if plan is QUICK else [])
-    done = subprocess.run(child, capture_output=True, text=True, check=True)
-    return int(done.stdout.split()[-1])
+    return subprocess.run(child, capture_output=True, text=True, check=True).stdout
 
 
 def run_phase(phase: str, config: RunConfig, plan: Plan) -> None:
@@ -159,10 +163,7 @@ def allocator_comparison(config: RunConfig, plan: Plan) -> tuple[float, float, f
     results: dict[str, list[tuple[float, float]]] = {"default": [], "tuned": []}
     for _ in range(plan.repeats):
         for mode in results:
-            child = [sys.executable, __file__, "--child-allocator", mode, "--child-config"]
-            child += [json.dumps(config_to_dict(config))] + (["--quick"] if plan is QUICK else [])
-            done = subprocess.run(child, capture_output=True, text=True, check=True)
-            speed, faults = done.stdout.split()[-2:]
+            speed, faults = child_output("--child-allocator", mode, config, plan).split()[-2:]
             results[mode].append((float(speed), float(faults)))
     default, tuned = (max(results[mode]) for mode in ("default", "tuned"))
     return default[0], default[1], tuned[0], tuned[1]
@@ -555,8 +556,8 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.getLogger("charnn").setLevel(logging.WARNING)  # the trainer's own lines: not here
     data = DataConfig(path=str(Path(args.data).resolve())) if args.data else DataConfig()
-    command = "python scripts/bench.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    table = run(QUICK if args.quick else FULL, data, torch.device(args.device), command.strip())
+    command = rerun_command(__file__, argv)
+    table = run(QUICK if args.quick else FULL, data, torch.device(args.device), command)
     replace_block(args.out, START, END, table)
     print(table)
 

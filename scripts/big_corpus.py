@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from reporting import cpu_name, replace_block
+from reporting import cpu_name, replace_block, rerun_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- big-corpus:start -->", "<!-- big-corpus:end -->"
@@ -135,10 +135,10 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
-    command = "python scripts/big_corpus.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = rerun_command(__file__, argv)
     table = "\n".join(
         [
-            f"Measured on {cpu_name()}, {os.cpu_count()} cores, with `{command.strip()}`: "
+            f"Measured on {cpu_name()}, {os.cpu_count()} cores, with `{command}`: "
             f"a generated corpus of {size / 1e6:,.0f} MB ({size:,} bytes; generated in "
             f"{generated_s:.0f} s), token file {token_bytes / 1e6:,.0f} MB; `charnn train` with "
             f"{', '.join(TRAIN_SETTINGS)}.",

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reporting import cpu_name, replace_block
+from reporting import cpu_name, replace_block, rerun_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- gru:start -->", "<!-- gru:end -->"
@@ -255,11 +255,11 @@ def main(argv: list[str] | None = None) -> None:
             f"**{max(ours) / max(theirs):.2f}** | {eval_theirs:,.0f} | {eval_ours:,.0f} | "
             f"**{eval_ours / eval_theirs:.2f}** |"
         )
-    command = "python scripts/gru_candidate.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = rerun_command(__file__, argv)
     table = "\n".join(
         [
             f"Measured on {cpu_name()}, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads, with `{command.strip()}`. Batch 32 x seq_len 64, "
+            f"{torch.get_num_threads()} threads, with `{command}`. Batch 32 x seq_len 64, "
             f"embedding 64, AdamW with clipping; eval: one stream of {length:,} characters. "
             f"Largest difference from nn.GRU (outputs and gradients): {worst:.1e}.",
             "",

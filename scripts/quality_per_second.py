@@ -18,12 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 import torch
 
-from reporting import charnn, cpu_name, replace_block
+from reporting import charnn, cpu_name, replace_block, rerun_command
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
@@ -50,10 +49,10 @@ def main() -> None:
     records = [json.loads(line) for line in (curve / "metrics.jsonl").read_text().splitlines()]
     points = [(r["elapsed_s"], r["step"], r["val_loss"]) for r in records if r["event"] == "eval"]
 
-    command = "python scripts/quality_per_second.py " + " ".join(sys.argv[1:])
+    command = rerun_command(__file__)
     lines = [
         f"Measured on {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, with "
-        f"`{command.strip()}`.",
+        f"`{command}`.",
         "",
         "| scoring of the val split (last 10%, 111,538 chars) | loss (nats/char) | bits/char |",
         "|---|---:|---:|",

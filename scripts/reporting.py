@@ -1,5 +1,6 @@
-"""What the measuring scripts share: the machine's name, running charnn as a user would, and
-rewriting a generated block between two markers of a Markdown file."""
+"""What the measuring scripts share: the machine's name, the command that reruns a script,
+running charnn as a user would, and rewriting a generated block between two markers of a
+Markdown file."""
 
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def rerun_command(script: str, argv: list[str] | None = None) -> str:
+    """`python scripts/NAME.py ARGS` as this run was started (`argv`: its arguments, when the
+    script's main was called with them rather than from the command line)."""
+    args = sys.argv[1:] if argv is None else argv
+    return " ".join(["python", f"scripts/{Path(script).name}", *args])
 
 
 def charnn(*args: str, env: dict[str, str]) -> str:

@@ -30,7 +30,7 @@ warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch
 import torch  # noqa: E402
 
 from charnn.checkpoint import load_checkpoint  # noqa: E402
-from reporting import charnn, cpu_name, replace_block  # noqa: E402
+from reporting import charnn, cpu_name, replace_block, rerun_command  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -109,7 +109,7 @@ def main() -> None:
     if args.data_dir is not None:
         env["CHARNN_DATA_DIR"] = str(args.data_dir.resolve())
     rows = [measure(cell, env) for cell in args.cells]
-    command = " ".join(["python scripts/shakespeare_80s.py", *sys.argv[1:]])
+    command = rerun_command(__file__)
     markdown = table(rows, command)
     print(markdown)
     if args.update_readme:
