@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -10,15 +11,15 @@ from typer.testing import CliRunner
 
 from charnn import allocator, cli
 
-# A fresh process per setting (malloc's settings are the whole process's): page faults per
-# training step of a 2x256 LSTM on two threads, big enough for glibc's defaults to fault
-# (about 2,300-6,200 per step on the CI machine; with the tuning, 0-190).
+# A fresh process: page faults in each of 20 training steps of a 2x256 LSTM on two threads,
+# big enough for glibc's defaults to fault thousands of pages in on most steps (how many, and
+# on how many steps, varies widely from process to process: the bench's allocator table
+# compares the two). With the tuning, a typical step faults nothing in.
 STEPS = """
-import resource, sys, torch
+import json, resource, sys, torch
 torch.set_num_threads(2)
-if sys.argv[1] == "tuned":
-    from charnn.allocator import tune_malloc
-    assert tune_malloc()
+from charnn.allocator import tune_malloc
+assert tune_malloc()
 from charnn.config import ModelConfig
 from charnn.model import CharRNN
 model = CharRNN(ModelConfig(cell="lstm", hidden_size=256, num_layers=2), 65)
@@ -32,31 +33,28 @@ def step():
     optimizer.step()
 for _ in range(3):  # first steps: oneDNN's setup, the optimizer's state
     step()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(10):
+faults = []
+for _ in range(20):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     step()
-print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(json.dumps(faults))
 """
-
-
-def _faults_per_step(mode: str, env: dict[str, str]) -> float:
-    done = subprocess.run(
-        [sys.executable, "-c", STEPS, mode], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    return float(done.stdout.split()[-1])
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc: Linux only")
-def test_tuned_training_steps_stop_faulting_pages_in(subprocess_env: dict[str, str]) -> None:
+def test_tuned_training_steps_fault_no_pages_in(subprocess_env: dict[str, str]) -> None:
     env = {
         key: value for key, value in subprocess_env.items() if key not in allocator.USER_SETTINGS
     }
-    default, tuned = _faults_per_step("default", env), _faults_per_step("tuned", env)
-    assert tuned < 500
-    if default >= 1000:  # where glibc's defaults fault at all, the tuning removes most of it
-        assert tuned * 5 < default
+    done = subprocess.run(
+        [sys.executable, "-c", STEPS], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    faults = sorted(json.loads(done.stdout.splitlines()[-1]))
+    # The median step; an occasional step may still grow the heap once.
+    assert faults[len(faults) // 2] <= 10, faults
 
 
 def test_a_users_own_malloc_settings_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
