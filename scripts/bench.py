@@ -60,6 +60,7 @@ from charnn.evaluator import evaluate
 from charnn.model import CharRNN, detach_hidden
 from charnn.sampler import SamplingOptions, generate
 from charnn.simple_rnn import SimpleRNN
+from charnn.stepper import Stepper
 from charnn.trainer import build_optimizer, train
 from reporting import cpu_name, replace_block, rerun_command
 
@@ -318,20 +319,55 @@ def charnn_sampling_chars_per_s(model: CharRNN, vocab: object, streams: int, len
     return count / (time.perf_counter() - started)
 
 
+def products_only_chars_per_s(
+    model: CharRNN, streams: int, length: int, device: torch.device
+) -> float:
+    """The lean step's matrix products alone, `length` times over: how fast sampling would be
+    if every other operation of a step (the cell's pointwise work, the draw, the loop) were
+    free. A bound on charnn's sampling speed that only faster products could raise."""
+    with torch.inference_mode():
+        stepper = Stepper(model, model.zero_hidden(streams))
+        synchronize(device)
+        started = time.perf_counter()
+        for _ in range(length):
+            stepper.run_products()
+        synchronize(device)
+    return streams * length / (time.perf_counter() - started)
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingSpeeds:
+    naive: float
+    naive_faults: float  # page faults per char, in the naive loop's fastest run
+    one: float  # charnn, 1 stream
+    many: float  # charnn, 64 streams, all streams together
+    one_bound: float  # products alone, 1 stream
+    many_bound: float  # products alone, 64 streams
+
+
 def sampling_chars_per_s(
     model: CharRNN, vocab: object, plan: Plan, device: torch.device
-) -> tuple[float, float, float, float]:
-    """(naive, charnn 1 stream, charnn 64 streams, naive page faults per char), each speed the
-    best of `plan.repeats` runs taken in turn, so that a slow patch of the machine, or of
-    the allocator's state, does not favour either side."""
-    naive, one, many, faults = [], [], [], []
+) -> SamplingSpeeds:
+    """Each speed the best of `plan.repeats` runs taken in turn, so that a slow patch of the
+    machine, or of the allocator's state, does not favour either side."""
+    naive, one, many, faults, one_bound, many_bound = [], [], [], [], [], []
+    length = plan.sample_length
     for _ in range(plan.repeats):
         before = minor_page_faults()
-        naive.append(naive_sampling_chars_per_s(model, plan.sample_length, device))
-        faults.append((minor_page_faults() - before) / plan.sample_length)
-        one.append(charnn_sampling_chars_per_s(model, vocab, 1, plan.sample_length))
-        many.append(charnn_sampling_chars_per_s(model, vocab, 64, plan.sample_length))
-    return max(naive), max(one), max(many), faults[naive.index(max(naive))]
+        naive.append(naive_sampling_chars_per_s(model, length, device))
+        faults.append((minor_page_faults() - before) / length)
+        one.append(charnn_sampling_chars_per_s(model, vocab, 1, length))
+        many.append(charnn_sampling_chars_per_s(model, vocab, 64, length))
+        one_bound.append(products_only_chars_per_s(model, 1, length, device))
+        many_bound.append(products_only_chars_per_s(model, 64, length, device))
+    return SamplingSpeeds(
+        naive=max(naive),
+        naive_faults=faults[naive.index(max(naive))],
+        one=max(one),
+        many=max(many),
+        one_bound=max(one_bound),
+        many_bound=max(many_bound),
+    )
 
 
 def minor_page_faults() -> int:
@@ -429,14 +465,14 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                         f"| {mib(train_memory)} | {eval_speed:,.0f} | {mib(eval_memory)} |",
                     )
                 )
-                naive, one, many, naive_faults = sampling_chars_per_s(
-                    model, checkpoint.vocab, plan, device
-                )
+                sampled = sampling_chars_per_s(model, checkpoint.vocab, plan, device)
+                naive = sampled.naive
                 sample_rows.append(
                     f"| {CELL_NAMES[cell]} | {layers}x{hidden} | {naive:,.0f} | "
-                    f"{naive_faults:,.0f} | {one:,.0f} | "
-                    f"**{one / naive:.1f}x** | {many:,.0f} | **{many / naive:.0f}x** | "
-                    f"{mib(sample_memory)} |"
+                    f"{sampled.naive_faults:,.0f} | {sampled.one:,.0f} | "
+                    f"**{sampled.one / naive:.1f}x** | {sampled.one_bound / naive:.1f}x | "
+                    f"{sampled.many:,.0f} | **{sampled.many / naive:.0f}x** | "
+                    f"{sampled.many_bound / naive:,.0f}x | {mib(sample_memory)} |"
                 )
     gemms_after = best_gemm_flops(gemm_shapes, device)
     gemms = [
@@ -505,13 +541,15 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
         f"{plan.sample_length} characters per stream at temperature 0.8. Naive: the model called "
         "on one character at a time, then softmax and multinomial. charnn: `charnn sample`'s "
         "generator (the lean step of `charnn.stepper`), with 1 stream and with 64 streams "
-        "(total chars/s over all streams). Each speed is the best of "
-        f"{plan.repeats} runs taken in turn; the page faults are the naive loop's, in its "
+        "(total chars/s over all streams). Bound: the step's matrix products alone "
+        "(`Stepper.run_products`, the head's included) over the naive loop, the ratio "
+        "sampling would reach if everything else in a step were free. Each speed is the best "
+        f"of {plan.repeats} runs taken in turn; the page faults are the naive loop's, in its "
         "fastest run.",
         "",
         "| cell | layers x hidden | naive chars/s | naive page faults/char | charnn 1 stream | "
-        "vs naive | charnn 64 streams | vs naive | 64-stream peak MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "vs naive | bound | charnn 64 streams | vs naive | bound | 64-stream peak MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *sample_rows,
     ]
     return "\n".join(lines)

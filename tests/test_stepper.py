@@ -63,6 +63,22 @@ def test_logit_scale_multiplies_the_logits() -> None:
     torch.testing.assert_close(torch.stack(got, dim=1), expected * 0.25, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_running_the_products_alone_leaves_the_state_as_it_was(cell: str) -> None:
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(cell=cell, hidden_size=16, num_layers=2), vocab_size=7).eval()
+    ids = torch.randint(0, 7, (2, 5))  # (N, T)
+    with torch.inference_mode():
+        expected, _ = model(ids)  # (N, T, V)
+        stepper = Stepper(model, model.zero_hidden(2))
+        got = []
+        for position in range(5):
+            stepper.run_products()  # as the benchmark times them, between real steps
+            got.append(stepper.step(ids[:, position]))
+            stepper.run_products()
+    torch.testing.assert_close(torch.stack(got, dim=1), expected, atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

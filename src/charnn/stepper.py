@@ -149,6 +149,7 @@ class Stepper:
                     self._products.append(
                         _Product(below_and_own, stacked, projected, biases_ih[k], parts=split)
                     )
+            self._recurrent_products: list[_Product] = []
             if self.cell == "gru":  # h W_hh + b_hh, kept apart for the reset gate
                 self._recurrent_products = [
                     _Product(
@@ -197,6 +198,15 @@ class Stepper:
             self._cell(layer, projected)
         bias = self.head_bias if head_bias is None else head_bias
         return torch.addmm(bias, self.h[-1], self.head_weight)  # (N, V)
+
+    def run_products(self) -> None:
+        """Run only this step's matrix products, the head's included, on the current buffers;
+        the state does not move on. A step's time with every other operation free: the
+        benchmark's bound on how fast sampling could be with these products."""
+        for product in [*self._products, *self._recurrent_products]:
+            if product is not None:
+                product.run()
+        torch.addmm(self.head_bias, self.h[-1], self.head_weight)
 
     def _cell(self, layer: int, projected: torch.Tensor) -> None:
         """Move the layer's h (and c) one step on, in place, from its gates' pre-activations:
