@@ -158,12 +158,18 @@ class _Draws:
         elif options.temperature > 0:
             self._noise = _NoiseRows(shape, generator=generator, dtype=torch.float32)
 
-    def __call__(self, ids: torch.Tensor) -> torch.Tensor:
+    def __call__(self, ids: torch.Tensor, *, out: torch.Tensor) -> torch.Tensor:
+        """Write the next ids (N,) into `out` and return it."""
         if self._folded:
             assert self._noise is not None
-            return self._stepper.step(ids, head_bias=self._noise.next()).argmax(dim=-1)
+            logits = self._stepper.step(ids, head_bias=self._noise.next())
+            return torch.argmax(logits, dim=-1, out=out)
         noise = None if self._noise is None else self._noise.next()
-        return next_ids(self._stepper.step(ids), self._options, noise)
+        return out.copy_(next_ids(self._stepper.step(ids), self._options, noise))
+
+
+DECODE_BLOCK_STEPS = 32
+"""`generate` draws this many steps into a buffer before it reads them back as text."""
 
 
 def generate(
@@ -218,10 +224,16 @@ def _generate(
         draws = _Draws(model, hidden, options, generator=generator)
         decoders = [vocab.decoder() for _ in range(num_samples)]
         chosen = inputs[:, -1]  # (N,)
-        for _ in range(length):
-            chosen = draws(chosen)
-            pairs = zip(decoders, chosen.tolist(), strict=True)
-            yield [decoder.feed(index) for decoder, index in pairs]
+        # Ids go into a buffer and come back to Python a block of steps at a time: on a GPU,
+        # reading each step's ids apart made the host wait for the device once per character
+        # instead of queueing the next steps' kernels (on a CPU it saves about 1%).
+        block = torch.empty(DECODE_BLOCK_STEPS, num_samples, dtype=torch.long, device=device)
+        for start in range(0, length, DECODE_BLOCK_STEPS):
+            steps = min(DECODE_BLOCK_STEPS, length - start)
+            for row in range(steps):
+                chosen = draws(chosen, out=block[row])
+            for ids in block[:steps].tolist():
+                yield [decoder.feed(index) for decoder, index in zip(decoders, ids, strict=True)]
         ends = [decoder.flush() for decoder in decoders]
         if any(ends):  # bytes of an unfinished character (bytes tokenizer only)
             yield ends
