@@ -87,7 +87,7 @@ FULL = Plan(
     sizes=((2, 256), (2, 512)),
     batch_size=32,
     seq_len=64,
-    train_steps={256: 60, 512: 20},
+    train_steps={256: 120, 512: 40},
     train_repeats=5,
     repeats=3,
     gemm_shapes=((1024, 1024, 1024), (2048, 2048, 2048)),
@@ -498,7 +498,11 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
         "",
         "### Training and evaluation",
         "",
-        "Training chars/s over the timed steps, the two loops timed alternately, best of "
+        "Training chars/s over "
+        + ", ".join(
+            f"{steps} steps at hidden {hidden}" for hidden, steps in plan.train_steps.items()
+        )
+        + ", the two loops timed alternately, best of "
         f"{plan.train_repeats} runs each; charnn / minimal is charnn's trainer over the "
         "hand-written loop (1.0 = no overhead). Eval: the validation text scored as one stream.",
         "",

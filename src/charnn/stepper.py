@@ -20,7 +20,9 @@ Sampling does exactly that, once per character, so it does the cell arithmetic i
   gate views cut once: at one stream, a step's time beyond reading the weights is fixed costs
   per operation, and allocating results and slicing views were a good share of them;
 - the cell's gates follow PyTorch's definitions of LSTM (i, f, g, o), GRU (r, z, n) and the
-  tanh RNN, so the logits equal those of the full model (tested against a plain forward pass).
+  tanh RNN, so the logits equal those of the full model (tested against a plain forward pass);
+  the LSTM's gate columns are stored as [i, f, o, g], so one sigmoid covers exactly its three
+  sigmoid gates.
 
 At one stream, the time per character is mostly reading the weights, once per character.
 """
@@ -35,6 +37,18 @@ from charnn.model import CharRNN, Hidden
 def _in_out(weight: torch.Tensor) -> torch.Tensor:
     """(out, in) module weight -> a contiguous (in, out) copy, for `rows @ weight`."""
     return weight.t().contiguous()
+
+
+def _sigmoid_gates_first(tensor: torch.Tensor, size: int) -> torch.Tensor:
+    """An LSTM weight (in, 4H) or bias (4H,) with its gate columns moved from PyTorch's order
+    [i, f, g, o] to [i, f, o, g]: the three sigmoid gates side by side, so that one sigmoid
+    covers them and nothing more (sigmoid over all four, g included, did a quarter more)."""
+    i_and_f, g, o = (
+        tensor[..., : 2 * size],
+        tensor[..., 2 * size : 3 * size],
+        tensor[..., 3 * size :],
+    )
+    return torch.cat([i_and_f, o, g], dim=-1)
 
 
 class _Product:
@@ -106,6 +120,11 @@ class Stepper:
                 # n = tanh(x W_in + b_in + r * (h W_hn + b_hn)), so each bias stays with its
                 # own product there.)
                 biases_ih = [b_ih + b_hh for b_ih, b_hh in zip(biases_ih, biases_hh, strict=True)]
+            if self.cell == "lstm":
+                weights_ih, weights_hh, biases_ih = (
+                    [_sigmoid_gates_first(tensor, size) for tensor in tensors]
+                    for tensors in (weights_ih, weights_hh, biases_ih)
+                )
             # (V, G*H): the first layer's input projection of each character, bias included.
             self._first_layer_table = torch.addmm(
                 biases_ih[0], model.embedding.weight, weights_ih[0]
@@ -121,7 +140,6 @@ class Stepper:
         if self.cell == "gru":
             self._recurrent = [self._states.new_empty(rows, width) for _ in layers]  # (N, 3H)
         if self.cell == "lstm":
-            self._sigmoids = [self._states.new_empty(rows, width) for _ in layers]  # (N, 4H)
             self._tanh_c = [self._states.new_empty(rows, size) for _ in layers]
         self._gates = [self._cut_gates(layer) for layer in layers]
 
@@ -159,16 +177,16 @@ class Stepper:
                 ]
 
     def _cut_gates(self, layer: int) -> dict[str, torch.Tensor]:
-        """Views of one layer's buffers, one per gate, in PyTorch's gate order."""
+        """Views of one layer's buffers, one per gate."""
         size = self.hidden_size
         projected = self._projected[layer]
-        if self.cell == "lstm":
-            sigmoids = self._sigmoids[layer]
+        if self.cell == "lstm":  # columns [i, f, o, g]: see _sigmoid_gates_first
             return {
-                "candidate": projected[:, 2 * size : 3 * size],  # g, tanh'd in place
-                "input": sigmoids[:, :size],
-                "forget": sigmoids[:, size : 2 * size],
-                "output": sigmoids[:, 3 * size :],
+                "sigmoid": projected[:, : 3 * size],  # i, f, o, sigmoid'd in place
+                "input": projected[:, :size],
+                "forget": projected[:, size : 2 * size],
+                "output": projected[:, 2 * size : 3 * size],
+                "candidate": projected[:, 3 * size :],  # g, tanh'd in place
             }
         if self.cell == "gru":
             recurrent = self._recurrent[layer]
@@ -215,7 +233,7 @@ class Stepper:
         if self.cell == "rnn":
             torch.tanh(projected, out=h)
         elif self.cell == "lstm":
-            torch.sigmoid(projected, out=self._sigmoids[layer])
+            gates["sigmoid"].sigmoid_()
             candidate = gates["candidate"].tanh_()
             c = self.c[layer].mul_(gates["forget"]).addcmul_(gates["input"], candidate)
             torch.mul(gates["output"], torch.tanh(c, out=self._tanh_c[layer]), out=h)
