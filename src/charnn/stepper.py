@@ -19,10 +19,10 @@ Sampling does exactly that, once per character, so it does the cell arithmetic i
 - the state and every intermediate live in buffers made once and updated in place, with their
   gate views cut once: at one stream, a step's time beyond reading the weights is fixed costs
   per operation, and allocating results and slicing views were a good share of them;
+- every tanh is taken as 2 * sigmoid(2x) - 1, with the doubling folded into the weights once
+  (see `_tanh_from_doubled`): an LSTM layer then takes one sigmoid over all four gates;
 - the cell's gates follow PyTorch's definitions of LSTM (i, f, g, o), GRU (r, z, n) and the
-  tanh RNN, so the logits equal those of the full model (tested against a plain forward pass);
-  the LSTM's gate columns are stored as [i, f, o, g], so one sigmoid covers exactly its three
-  sigmoid gates.
+  tanh RNN, so the logits equal those of the full model (tested against a plain forward pass).
 
 At one stream, the time per character is mostly reading the weights, once per character.
 """
@@ -37,18 +37,6 @@ from charnn.model import CharRNN, Hidden
 def _in_out(weight: torch.Tensor) -> torch.Tensor:
     """(out, in) module weight -> a contiguous (in, out) copy, for `rows @ weight`."""
     return weight.t().contiguous()
-
-
-def _sigmoid_gates_first(tensor: torch.Tensor, size: int) -> torch.Tensor:
-    """An LSTM weight (in, 4H) or bias (4H,) with its gate columns moved from PyTorch's order
-    [i, f, g, o] to [i, f, o, g]: the three sigmoid gates side by side, so that one sigmoid
-    covers them and nothing more (sigmoid over all four, g included, did a quarter more)."""
-    i_and_f, g, o = (
-        tensor[..., : 2 * size],
-        tensor[..., 2 * size : 3 * size],
-        tensor[..., 3 * size :],
-    )
-    return torch.cat([i_and_f, o, g], dim=-1)
 
 
 def _tanh_from_doubled(
@@ -133,16 +121,11 @@ class Stepper:
                 # n = tanh(x W_in + b_in + r * (h W_hn + b_hn)), so each bias stays with its
                 # own product there.)
                 biases_ih = [b_ih + b_hh for b_ih, b_hh in zip(biases_ih, biases_hh, strict=True)]
-            if self.cell == "lstm":
-                weights_ih, weights_hh, biases_ih = (
-                    [_sigmoid_gates_first(tensor, size) for tensor in tensors]
-                    for tensors in (weights_ih, weights_hh, biases_ih)
-                )
             # Every tanh is taken as 2 * sigmoid(2x) - 1 (see _tanh_from_doubled): the columns
-            # that feed one, the tanh RNN's, the LSTM's g (last after the reorder) and the
-            # GRU's n (last), are doubled once here.
+            # that feed one, all of the tanh RNN's, the LSTM's g and the GRU's n (both the
+            # third block of H), are doubled once here.
             doubled = torch.ones_like(biases_hh[0])  # (G*H,)
-            doubled[-size:] = 2.0
+            doubled[2 * size : 3 * size] = 2.0
             if self.cell == "rnn":
                 doubled.fill_(2.0)
             weights_ih, weights_hh, biases_ih, biases_hh = (
@@ -207,13 +190,13 @@ class Stepper:
         """Views of one layer's buffers, one per gate."""
         size = self.hidden_size
         projected = self._projected[layer]
-        if self.cell == "lstm":  # columns [i, f, o, g]: see _sigmoid_gates_first
+        if self.cell == "lstm":
             return {
-                "sigmoid": projected,  # i, f, o and 2 g, sigmoid'd in place
+                "sigmoid": projected,  # i, f, 2 g and o, sigmoid'd in place
                 "input": projected[:, :size],
                 "forget": projected[:, size : 2 * size],
-                "output": projected[:, 2 * size : 3 * size],
-                "candidate": projected[:, 3 * size :],  # sigmoid(2 g), so g = 2 * this - 1
+                "candidate": projected[:, 2 * size : 3 * size],  # sigmoid(2 g): g = 2 * it - 1
+                "output": projected[:, 3 * size :],
             }
         if self.cell == "gru":
             recurrent = self._recurrent[layer]
