@@ -226,7 +226,7 @@ def _generate(
         chosen = inputs[:, -1]  # (N,)
         # Ids go into a buffer and come back to Python a block of steps at a time: on a GPU,
         # reading each step's ids apart made the host wait for the device once per character
-        # instead of queueing the next steps' kernels (on a CPU it saves about 1%).
+        # instead of queueing the next steps' kernels (on a CPU it saves little).
         block = torch.empty(DECODE_BLOCK_STEPS, num_samples, dtype=torch.long, device=device)
         for start in range(0, length, DECODE_BLOCK_STEPS):
             steps = min(DECODE_BLOCK_STEPS, length - start)
