@@ -228,10 +228,11 @@ def _generate(
         # reading each step's ids apart made the host wait for the device once per character
         # instead of queueing the next steps' kernels (on a CPU it saves little).
         block = torch.empty(DECODE_BLOCK_STEPS, num_samples, dtype=torch.long, device=device)
+        rows = block.unbind(0)  # (N,) views, one per step of a block
         for start in range(0, length, DECODE_BLOCK_STEPS):
             steps = min(DECODE_BLOCK_STEPS, length - start)
-            for row in range(steps):
-                chosen = draws(chosen, out=block[row])
+            for row in rows[:steps]:
+                chosen = draws(chosen, out=row)
             for ids in block[:steps].tolist():
                 yield [decoder.feed(index) for decoder, index in zip(decoders, ids, strict=True)]
         ends = [decoder.flush() for decoder in decoders]

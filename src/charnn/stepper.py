@@ -11,8 +11,8 @@ Sampling does exactly that, once per character, so it does the cell arithmetic i
   two weights are stacked once into (2H, G*H). The GRU keeps two products, because its
   candidate gate needs the recurrent part on its own (r * (h W_hn + b_hn));
 - the weights are copied once into (in, out) row-major order: a one-row product then streams
-  each weight row once, which measured about 20% faster on a CPU than the (out, in) order the
-  modules store;
+  each weight row once, which measured faster on a CPU than the (out, in) order the modules
+  store;
 - on a CPU with more than one thread, one stream's products each run as two half-width
   products in one batched call: MKL runs a one-row product on one thread, while PyTorch
   spreads a batch over its threads, so two cores read half the weights each;
@@ -192,7 +192,6 @@ class Stepper:
         projected = self._projected[layer]
         if self.cell == "lstm":
             return {
-                "sigmoid": projected,  # i, f, 2 g and o, sigmoid'd in place
                 "input": projected[:, :size],
                 "forget": projected[:, size : 2 * size],
                 "candidate": projected[:, 2 * size : 3 * size],  # sigmoid(2 g): g = 2 * it - 1
@@ -243,7 +242,7 @@ class Stepper:
         if self.cell == "rnn":
             _tanh_from_doubled(projected, self._minus_one, out=h)
         elif self.cell == "lstm":
-            gates["sigmoid"].sigmoid_()
+            projected.sigmoid_()  # i, f, 2 g and o
             # 2c' = f * 2c + 2 i g, with g = 2 * sigmoid(2 g) - 1
             doubled_c = self._doubled_c[layer].mul_(gates["forget"])
             doubled_c.addcmul_(gates["input"], gates["candidate"], value=4)
