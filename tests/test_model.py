@@ -12,6 +12,7 @@ from charnn.model import (
     detach_hidden,
     hidden_from_list,
     hidden_to_list,
+    recurrent_dtype,
 )
 from charnn.simple_rnn import SimpleRNN
 
@@ -96,3 +97,33 @@ def test_parameter_count() -> None:
     model = small_model("lstm", num_layers=1)
     embedding, recurrent, head = 9 * 6, 4 * 12 * (6 + 12) + 2 * 4 * 12, 12 * 9 + 9
     assert count_parameters(model) == embedding + recurrent + head
+
+
+def core_output_dtypes(model: CharRNN) -> list[torch.dtype]:
+    """Record the dtype of every output the recurrent core produces from now on."""
+    seen: list[torch.dtype] = []
+    model.rnn.register_forward_hook(lambda _module, _inputs, out: seen.append(out[0].dtype))
+    return seen
+
+
+def test_recurrent_dtype_reports_what_the_core_computes_in() -> None:
+    # CPU autocast runs nn.LSTM in bfloat16, and leaves it alone when off.
+    model = small_model("lstm")
+    assert recurrent_dtype(model, torch.autocast("cpu", dtype=torch.bfloat16)) == torch.bfloat16
+    assert recurrent_dtype(model, torch.autocast("cpu", enabled=False)) == torch.float32
+    assert not torch.is_autocast_enabled("cpu")  # the probe's context is closed again
+
+
+def test_the_core_can_run_outside_an_enclosing_autocast() -> None:
+    model = small_model("lstm")
+    seen = core_output_dtypes(model)
+    ids = torch.randint(0, 9, (2, 4))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed, _ = model(ids)
+        model.recurrent_autocast = False
+        kept, hidden = model(ids)
+    assert seen == [torch.bfloat16, torch.float32]
+    assert mixed.dtype == kept.dtype == torch.bfloat16  # the head still runs under autocast
+    assert all(part.dtype == torch.float32 for part in hidden)
+    # Outside autocast the flag changes nothing.
+    torch.testing.assert_close(model(ids)[0], small_model("lstm")(ids)[0], rtol=0, atol=0)

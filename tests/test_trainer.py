@@ -13,7 +13,7 @@ import yaml
 
 from charnn import atomic, trainer
 from charnn.checkpoint import load_checkpoint, save_checkpoint
-from charnn.config import RunConfig, TrainConfig, config_from_dict
+from charnn.config import ModelConfig, RunConfig, TrainConfig, config_from_dict
 from charnn.errors import (
     CharnnError,
     CheckpointError,
@@ -25,9 +25,16 @@ from charnn.errors import (
 from charnn.metrics import METRIC_KEYS
 from charnn.model import CharRNN
 from charnn.run_dir import training_lock
-from charnn.trainer import build_optimizer, resume_config, train, train_step
+from charnn.trainer import (
+    build_optimizer,
+    keep_recurrence_out_of_float16,
+    resume_config,
+    train,
+    train_step,
+)
 
 from .conftest import PATTERNED_TEXT, tiny_tree, unigram_entropy
+from .test_model import core_output_dtypes
 
 
 def test_weight_decay_applies_to_matrices_only(tiny_config: RunConfig) -> None:
@@ -425,6 +432,63 @@ def test_bf16_on_cpu_trains_in_fp32_with_a_warning(
     assert "applies on CUDA only" in caplog.text
     state = load_checkpoint(tmp_path / "run" / "last.pt").model_state
     assert all(tensor.dtype == torch.float32 for tensor in state.values())
+
+
+class Float16UnderAutocast(torch.nn.Module):
+    """Stands in for cuDNN's RNNs under CUDA autocast, on the CPU: float16 out whatever lower
+    precision the autocast region asked for, fp32 outside one."""
+
+    def __init__(self, core: torch.nn.Module) -> None:
+        super().__init__()
+        self.core = core
+
+    def forward(
+        self, inputs: torch.Tensor, hidden: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        output, hidden = self.core(inputs, hidden)
+        return (output.half() if torch.is_autocast_enabled("cpu") else output), hidden
+
+
+def test_a_core_that_autocast_would_run_in_float16_runs_in_fp32(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model = CharRNN(ModelConfig(cell="gru", hidden_size=8, embedding_dim=4), vocab_size=10)
+    model.rnn = Float16UnderAutocast(model.rnn)
+    seen = core_output_dtypes(model)
+    bf16 = torch.autocast("cpu", dtype=torch.bfloat16)
+    with caplog.at_level("INFO", logger="charnn"):
+        assert keep_recurrence_out_of_float16(model, bf16) == torch.float32
+    assert "in float16" in caplog.text and "running them in fp32" in caplog.text
+    assert model.recurrent_autocast is False
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, _ = model(torch.zeros(2, 3, dtype=torch.long))
+    assert seen[-1] == torch.float32 and logits.dtype == torch.bfloat16
+
+
+def test_a_core_that_computes_in_bfloat16_is_left_under_autocast(
+    tiny_config: RunConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = CharRNN(tiny_config.model, vocab_size=10)  # an LSTM: CPU autocast runs it in bf16
+    with caplog.at_level("INFO", logger="charnn"):
+        dtype = keep_recurrence_out_of_float16(model, torch.autocast("cpu", dtype=torch.bfloat16))
+    assert dtype == torch.bfloat16 and model.recurrent_autocast is True
+    assert "compute in bfloat16" in caplog.text
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_no_float16_flows_through_the_recurrent_layers_under_bf16_on_cuda(cell: str) -> None:
+    from charnn.runtime import autocast
+
+    device = torch.device("cuda")
+    model = CharRNN(ModelConfig(cell=cell, hidden_size=16, embedding_dim=8), 10).to(device)
+    dtype = keep_recurrence_out_of_float16(model, autocast(device, "bf16"))
+    assert dtype in (torch.bfloat16, torch.float32)
+    seen = core_output_dtypes(model)
+    with autocast(device, "bf16"):
+        model(torch.zeros(2, 3, dtype=torch.long, device=device))
+    assert seen == [dtype]
 
 
 @pytest.mark.cuda

@@ -6,6 +6,8 @@ optimizer, clipping and schedules belong to the trainer.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -35,6 +37,11 @@ class CharRNN(nn.Module):
         )
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, vocab_size)
+        self.recurrent_autocast = True
+        """Whether the recurrent core runs under an enclosing autocast. The trainer turns it
+        off when autocast would run the core in float16 although bfloat16 was asked for (see
+        `recurrent_dtype`): the core then runs in fp32, the head still in the lower
+        precision. Not saved: it is how this process runs the model, not part of it."""
 
     def forward(
         self, ids: torch.Tensor, hidden: Hidden | None = None
@@ -44,7 +51,11 @@ class CharRNN(nn.Module):
         `hidden=None` starts from zeros.
         """
         embedded = self.embedding(ids)  # (B, T, E)
-        output, hidden = self.rnn(embedded, hidden)  # (B, T, H)
+        if self.recurrent_autocast:
+            output, hidden = self.rnn(embedded, hidden)  # (B, T, H)
+        else:
+            with torch.autocast(embedded.device.type, enabled=False):
+                output, hidden = self.rnn(embedded.float(), hidden)
         logits = self.head(self.dropout(output))  # (B, T, V)
         return logits, hidden
 
@@ -54,6 +65,25 @@ class CharRNN(nn.Module):
         shape = (self.config.num_layers, batch_size, self.config.hidden_size)
         zeros = torch.zeros(shape, dtype=weight.dtype, device=weight.device)
         return (zeros, zeros.clone()) if self.config.cell == "lstm" else zeros
+
+
+def recurrent_dtype(
+    model: CharRNN, autocast: contextlib.AbstractContextManager[object]
+) -> torch.dtype:
+    """The dtype the model's recurrent core computes in under `autocast`, found by running it
+    on two zero characters.
+
+    Asked for bfloat16, CUDA autocast has run cuDNN's RNNs in float16 instead: its wrapper for
+    them (`_cudnn_rnn_cast_reflatten` in PyTorch's AutocastRNN.cpp) casts the weights, input
+    and state to float16 whatever dtype the autocast region names. float16 has bfloat16's
+    precision but not its range, and without loss scaling small gradients underflow, so the
+    trainer asks this once per run rather than trusting either behaviour.
+    """
+    weight = model.head.weight
+    probe = torch.zeros(1, 2, model.config.embedding_dim, device=weight.device)
+    with torch.no_grad(), autocast:
+        output, _ = model.rnn(probe)  # (1, 2, H)
+    return output.dtype
 
 
 def detach_hidden(hidden: Hidden) -> Hidden:

@@ -52,6 +52,7 @@ from charnn.model import (
     detach_hidden,
     hidden_from_list,
     hidden_to_list,
+    recurrent_dtype,
 )
 from charnn.progress import Progress
 from charnn.run_dir import CONFIG_NAME, METRICS_NAME, start_run, training_lock
@@ -97,6 +98,31 @@ class TrainSummary:
     """`max_steps` or `max_time`."""
     chars_per_s: float
     """Training characters over the whole wall time, evaluations included."""
+
+
+def keep_recurrence_out_of_float16(
+    model: CharRNN, autocast_context: contextlib.AbstractContextManager[object]
+) -> torch.dtype:
+    """Make sure `autocast_context` (bfloat16) does not run the recurrent core in float16; the
+    dtype the core computes in from now on.
+
+    When it would (see `recurrent_dtype`), the core runs in fp32 instead: float16 without loss
+    scaling would let small gradients underflow, and fp32 RNNs on cuDNN still use the tensor
+    cores (as TF32). The output layer keeps the lower precision either way.
+    """
+    dtype = recurrent_dtype(model, autocast_context)
+    if dtype == torch.float16:
+        model.recurrent_autocast = False
+        logger.info(
+            "bf16 autocast would run the %s layers in float16 (PyTorch's autocast wrapper for "
+            "cuDNN RNNs casts to float16); running them in fp32, the output layer in bf16",
+            model.config.cell.upper(),
+        )
+        return torch.float32
+    logger.info(
+        "bf16 autocast: the recurrent layers compute in %s", str(dtype).removeprefix("torch.")
+    )
+    return dtype
 
 
 def build_optimizer(model: CharRNN, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
@@ -244,6 +270,8 @@ def _train_in(
 
     seed_everything(config.train.seed)
     model = CharRNN(config.model, len(corpus.vocab)).to(device)
+    if config.train.precision == "bf16" and device.type == "cuda":
+        keep_recurrence_out_of_float16(model, autocast(device, config.train.precision))
     if world.distributed:
         seed_everything(config.train.seed + world.rank)  # dropout differs between shares
     optimizer = build_optimizer(model, config.train, device)
