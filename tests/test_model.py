@@ -127,3 +127,13 @@ def test_the_core_can_run_outside_an_enclosing_autocast() -> None:
     assert all(part.dtype == torch.float32 for part in hidden)
     # Outside autocast the flag changes nothing.
     torch.testing.assert_close(model(ids)[0], small_model("lstm")(ids)[0], rtol=0, atol=0)
+
+
+def test_the_dtype_probe_draws_no_random_numbers_and_keeps_the_mode() -> None:
+    model = small_model("lstm", num_layers=2, dropout=0.5)  # dropout between the layers
+    torch.manual_seed(3)
+    expected = torch.rand(3)
+    torch.manual_seed(3)
+    recurrent_dtype(model, torch.autocast("cpu", dtype=torch.bfloat16))
+    assert torch.equal(torch.rand(3), expected)
+    assert model.rnn.training

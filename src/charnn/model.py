@@ -71,18 +71,22 @@ def recurrent_dtype(
     model: CharRNN, autocast: contextlib.AbstractContextManager[object]
 ) -> torch.dtype:
     """The dtype the model's recurrent core computes in under `autocast`, found by running it
-    on two zero characters.
+    on two zero characters (in eval mode, so that no dropout draws random numbers).
 
-    Asked for bfloat16, CUDA autocast has run cuDNN's RNNs in float16 instead: its wrapper for
+    Asked for bfloat16, CUDA autocast may give cuDNN's RNNs float16 instead: its wrapper for
     them (`_cudnn_rnn_cast_reflatten` in PyTorch's AutocastRNN.cpp) casts the weights, input
-    and state to float16 whatever dtype the autocast region names. float16 has bfloat16's
-    precision but not its range, and without loss scaling small gradients underflow, so the
-    trainer asks this once per run rather than trusting either behaviour.
+    and state to float16 whatever dtype the autocast region names, in the revisions read for
+    this project. float16 has bfloat16's precision but not its range, and without loss scaling
+    small gradients underflow, so the trainer asks once per run rather than trusting either.
     """
-    weight = model.head.weight
-    probe = torch.zeros(1, 2, model.config.embedding_dim, device=weight.device)
-    with torch.no_grad(), autocast:
-        output, _ = model.rnn(probe)  # (1, 2, H)
+    probe = torch.zeros(1, 2, model.config.embedding_dim, device=model.head.weight.device)
+    was_training = model.rnn.training
+    model.rnn.eval()
+    try:
+        with torch.no_grad(), autocast:
+            output, _ = model.rnn(probe)  # (1, 2, H)
+    finally:
+        model.rnn.train(was_training)
     return output.dtype
 
 
