@@ -1,16 +1,19 @@
-"""How good a model charnn trains on Tiny Shakespeare in 80 seconds, and how it gets there.
+"""How good a model charnn trains on Tiny Shakespeare in a time budget, and how it gets there.
 
-Runs, in fresh processes, what a user would type:
+Runs, in fresh processes, what a user would type (here for the 80-second CPU config):
 
     charnn train configs/shakespeare-cpu.yaml --out-dir runs/quality/final --overwrite
     charnn eval runs/quality/final --json               # state carried through the val split
     charnn eval runs/quality/final --window 64 --json   # independent 64-char windows
 
-then the same config again with an evaluation every 250 steps, for the curve of validation loss
-against seconds (evaluations take time from that run's budget, so its last point sits a little
-above the first run's). Writes both into BENCHMARKS.md between the quality markers.
+then the same config again with an evaluation every 250 steps (`--curve-every`), for the curve
+of validation loss against seconds (evaluations take time from that run's budget, so its last
+point sits a little above the first run's). Writes both into BENCHMARKS.md between the markers
+named after the config, `<!-- quality:NAME:start -->` and `<!-- quality:NAME:end -->` (NAME:
+the config file's name without .yaml), so the CPU and GPU configs each keep their own table.
 
-    python scripts/quality_per_second.py [--data-dir DIR] [--config FILE]
+    python scripts/quality_per_second.py [--data-dir DIR] [--config FILE] [--curve-every N]
+                                         [--work-dir DIR] [--out FILE]
 """
 
 from __future__ import annotations
@@ -22,10 +25,23 @@ from pathlib import Path
 
 import torch
 
+from charnn.checkpoint import load_checkpoint
 from reporting import charnn, cpu_name, replace_block, rerun_command
 
 ROOT = Path(__file__).resolve().parent.parent
-START, END = "<!-- quality:start -->", "<!-- quality:end -->"
+
+
+def markers(config: str) -> tuple[str, str]:
+    """The BENCHMARKS.md markers of a config's block."""
+    name = Path(config).name.removesuffix(".yaml")
+    return f"<!-- quality:{name}:start -->", f"<!-- quality:{name}:end -->"
+
+
+def machine(checkpoint_device: str) -> str:
+    """What the run trained on, as the checkpoint recorded it."""
+    if checkpoint_device.startswith("cuda"):
+        return f"{torch.cuda.get_device_name(torch.device(checkpoint_device))} (CUDA)"
+    return f"{cpu_name()}, {os.cpu_count()} cores"
 
 
 def main() -> None:
@@ -33,28 +49,31 @@ def main() -> None:
     parser.add_argument("--data-dir", help="a folder holding tinyshakespeare.txt")
     parser.add_argument("--config", default="configs/shakespeare-cpu.yaml")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--curve-every", type=int, default=250, help="steps between evaluations")
+    parser.add_argument("--work-dir", type=Path, default=ROOT / "runs" / "quality")
     args = parser.parse_args()
     env = dict(os.environ)
     if args.data_dir:
         env["CHARNN_DATA_DIR"] = str(Path(args.data_dir).resolve())
-    final, curve = ROOT / "runs" / "quality" / "final", ROOT / "runs" / "quality" / "curve"
+    final, curve = args.work_dir / "final", args.work_dir / "curve"
 
     charnn("train", args.config, "--out-dir", str(final), "--overwrite", env=env)
     carried = json.loads(charnn("eval", str(final), "--json", env=env))
     windowed = json.loads(charnn("eval", str(final), "--window", "64", "--json", env=env))
     charnn(
         "train", args.config, "--out-dir", str(curve), "--overwrite",
-        "--set", "train.eval_every=250", env=env,
+        "--set", f"train.eval_every={args.curve_every}", env=env,
     )  # fmt: skip
     records = [json.loads(line) for line in (curve / "metrics.jsonl").read_text().splitlines()]
     points = [(r["elapsed_s"], r["step"], r["val_loss"]) for r in records if r["event"] == "eval"]
 
     command = rerun_command(__file__)
+    trained_on = load_checkpoint(final / "last.pt").device
     lines = [
-        f"Measured on {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, with "
-        f"`{command}`.",
+        f"Measured on {machine(trained_on)}, torch {torch.__version__}, with `{command}`.",
         "",
-        "| scoring of the val split (last 10%, 111,538 chars) | loss (nats/char) | bits/char |",
+        f"| scoring of the val split ({carried['chars'] + 1:,} chars) | loss (nats/char) | "
+        "bits/char |",
         "|---|---:|---:|",
         f"| state carried through the whole text (charnn's default) | **{carried['loss']:.4f}** | "
         f"{carried['bpc']:.3f} |",
@@ -63,13 +82,14 @@ def main() -> None:
         "",
         f"Steps trained: {carried['step']:,}.",
         "",
-        "Validation loss against training seconds (the same config, evaluated every 250 steps):",
+        "Validation loss against training seconds (the same config, evaluated every "
+        f"{args.curve_every:,} steps):",
         "",
         "| seconds | step | val loss |",
         "|---:|---:|---:|",
         *[f"| {seconds:.0f} | {step:,} | {loss:.4f} |" for seconds, step, loss in points],
     ]
-    replace_block(args.out, START, END, "\n".join(lines))
+    replace_block(args.out, *markers(args.config), "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -45,3 +45,27 @@ def test_gru_candidate_script_checks_and_times(
     assert row, out.read_text()
     cells = [cell.strip().strip("*") for cell in row[1].split("|")]
     assert len(cells) == 6 and all(re.fullmatch(r"[\d,]+(\.\d+)?", cell) for cell in cells), cells
+
+
+def test_compile_check_script_compares_eager_and_compiled_steps(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    # The `eager` backend traces with TorchDynamo but compiles nothing, so this needs no C++
+    # compiler and takes seconds.
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\n<!-- compile-cpu:start -->\nold\n<!-- compile-cpu:end -->\n")
+    run_script(
+        "compile_check.py", "--quick", "--backend", "eager", "--out", str(out),
+        env=subprocess_env,
+    )  # fmt: skip
+    text = out.read_text()
+    assert "old" not in text
+    rows = re.findall(
+        r"^\| (LSTM|GRU|tanh RNN \(SimpleRNN\)) \| 1x32 \|(.*)\|$", text, re.MULTILINE
+    )
+    assert [cell for cell, _ in rows] == ["LSTM", "GRU", "tanh RNN (SimpleRNN)"], text
+    for _, rest in rows:
+        graphs, *speeds, difference = [cell.strip().strip("*") for cell in rest.split("|")]
+        assert graphs.isdigit() and len(speeds) == 5, rest
+        assert all(re.fullmatch(r"[\d,]+(\.\d+)?", speed) for speed in speeds), rest
+        assert float(difference) < 1e-4, rest  # the same function, compiled or not

@@ -1,0 +1,178 @@
+"""Does `torch.compile` make charnn's training step faster? Eager and compiled, side by side.
+
+    python scripts/compile_check.py [--device cpu|cuda] [--data FILE] [--out FILE]
+    python scripts/compile_check.py --quick --backend eager --out x.md   # a smoke run
+
+For each cell (LSTM, GRU, tanh RNN) at 2x256, batch 32 x seq_len 64: charnn's own training step
+(`charnn.trainer.train_step`: forward, loss, backward, clipping, AdamW) on the model as it is and
+on `torch.compile(model)`, in one process:
+
+- how many graphs TorchDynamo captures from the model's forward (0: it runs the whole forward
+  eagerly, so compiling cannot change its speed);
+- the seconds the first three steps take (the compiled model's include compiling it);
+- chars/s after that, the two timed alternately, best of three each;
+- the largest difference between the two models' losses over the first steps (they start from
+  the same weights and see the same batches, so it should be float rounding).
+
+Writes the table into BENCHMARKS.md between the `compile-DEVICE` markers (`compile-cpu`,
+`compile-cuda`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import time
+from pathlib import Path
+
+import torch
+
+from charnn.allocator import tune_malloc
+from charnn.config import DataConfig, ModelConfig, TrainConfig
+from charnn.corpus import load_corpus
+from charnn.data import encode_corpus
+from charnn.model import CharRNN, Hidden
+from charnn.trainer import build_optimizer, train_step
+from reporting import cpu_name, replace_block, rerun_command
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "tanh RNN (SimpleRNN)"}
+FIRST_STEPS = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    layers: int
+    hidden: int
+    batch_size: int
+    seq_len: int
+    steps: int  # per timing
+    repeats: int
+
+
+FULL = Plan(layers=2, hidden=256, batch_size=32, seq_len=64, steps=40, repeats=3)
+QUICK = Plan(layers=1, hidden=32, batch_size=4, seq_len=16, steps=3, repeats=1)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Trainee:
+    """One model, its optimizer and its carried state, stepping through the same batches as
+    the other."""
+
+    def __init__(self, model: torch.nn.Module, source: CharRNN, device: torch.device) -> None:
+        self.model = model
+        self.optimizer = build_optimizer(source, TrainConfig(), device)
+        self.hidden: Hidden | None = None
+        self.losses: list[float] = []
+
+    def step(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        result = train_step(
+            self.model, self.optimizer, inputs, targets, self.hidden, grad_clip=1.0,
+            precision="fp32",
+        )  # fmt: skip
+        self.hidden = result.hidden
+        return result.loss
+
+
+def batches(ids: torch.Tensor, plan: Plan, device: torch.device) -> list[torch.Tensor]:
+    """(B, T + 1) windows of the text, one per step, each stream a contiguous part of it."""
+    columns = len(ids) // plan.batch_size
+    streams = ids[: plan.batch_size * columns].view(plan.batch_size, columns).to(device)
+    count = (columns - 1) // plan.seq_len
+    return [
+        streams[:, k * plan.seq_len : (k + 1) * plan.seq_len + 1] for k in range(count)
+    ]  # each (B, T + 1)
+
+
+def compare(cell: str, ids: torch.Tensor, vocab_size: int, plan: Plan, device: torch.device,
+            backend: str) -> str:  # fmt: skip
+    torch.manual_seed(0)
+    config = ModelConfig(cell=cell, hidden_size=plan.hidden, num_layers=plan.layers)
+    eager_model = CharRNN(config, vocab_size).to(device)
+    compiled_source = copy.deepcopy(eager_model)
+    windows = batches(ids, plan, device)
+    explained = torch._dynamo.explain(compiled_source)(windows[0][:, :-1])
+    torch._dynamo.reset()  # the timed model compiles from scratch
+    compiled_model = torch.compile(compiled_source, backend=backend)
+    eager = Trainee(eager_model, eager_model, device)
+    compiled = Trainee(compiled_model, compiled_source, device)
+
+    first_seconds = {}
+    for trainee, name in ((eager, "eager"), (compiled, "compiled")):
+        synchronize(device)
+        started = time.perf_counter()
+        for window in windows[:FIRST_STEPS]:
+            trainee.losses.append(trainee.step(window[:, :-1], window[:, 1:]).item())
+        first_seconds[name] = time.perf_counter() - started
+    largest_difference = max(
+        abs(mine - theirs) for mine, theirs in zip(eager.losses, compiled.losses, strict=True)
+    )
+    position = FIRST_STEPS
+
+    best = {"eager": 0.0, "compiled": 0.0}
+    for _ in range(plan.repeats):
+        for trainee, name in ((eager, "eager"), (compiled, "compiled")):
+            chosen = [windows[(position + k) % len(windows)] for k in range(plan.steps)]
+            synchronize(device)
+            started = time.perf_counter()
+            for window in chosen:
+                loss = trainee.step(window[:, :-1], window[:, 1:])
+            loss.item()
+            synchronize(device)
+            seconds = time.perf_counter() - started
+            best[name] = max(best[name], plan.steps * plan.batch_size * plan.seq_len / seconds)
+        position += plan.steps
+    return (
+        f"| {CELL_NAMES[cell]} | {plan.layers}x{plan.hidden} | {explained.graph_count} | "
+        f"{best['eager']:,.0f} | {best['compiled']:,.0f} | "
+        f"**{best['compiled'] / best['eager']:.2f}** | {first_seconds['eager']:.2f} | "
+        f"{first_seconds['compiled']:.2f} | {largest_difference:.1e} |"
+    )
+
+
+def markers(device: torch.device) -> tuple[str, str]:
+    return f"<!-- compile-{device.type}:start -->", f"<!-- compile-{device.type}:end -->"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tiny model: a smoke test")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data", help="a text file (default: the offline pydoc-topics corpus)")
+    parser.add_argument("--backend", default="inductor", help="torch.compile's backend")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    tune_malloc()  # as the CLI does
+    device = torch.device(args.device)
+    plan = QUICK if args.quick else FULL
+    data = DataConfig(path=str(Path(args.data).resolve())) if args.data else DataConfig()
+    vocab, splits = encode_corpus(load_corpus(data).text, val_fraction=0.1, test_fraction=0.0)
+    rows = [
+        compare(cell, splits.train, len(vocab), plan, device, args.backend)
+        for cell in ("lstm", "gru", "rnn")
+    ]
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    lines = [
+        f"Measured on {where}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"backend {args.backend}, with `{rerun_command(__file__, argv)}`. Batch "
+        f"{plan.batch_size} x seq_len {plan.seq_len}, fp32, charnn's training step; "
+        f"{plan.steps} steps per timing, timed alternately, best of {plan.repeats}.",
+        "",
+        "| cell | layers x hidden | graphs captured | eager chars/s | compiled chars/s | "
+        "compiled / eager | first 3 steps, eager (s) | first 3 steps, compiled (s) | "
+        "largest loss difference |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        *rows,
+    ]
+    table = "\n".join(lines)
+    replace_block(args.out, *markers(device), table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
