@@ -62,7 +62,7 @@ from charnn.sampler import SamplingOptions, generate
 from charnn.simple_rnn import SimpleRNN
 from charnn.stepper import Stepper
 from charnn.trainer import build_optimizer, train
-from reporting import cpu_name, replace_block, rerun_command
+from reporting import CELL_NAMES, cpu_name, replace_block, rerun_command, synchronize
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +74,6 @@ def markers(device: torch.device) -> tuple[str, str]:
 
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
-CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "tanh RNN (SimpleRNN)"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,11 +114,6 @@ QUICK = Plan(
 
 
 # -- measuring ----------------------------------------------------------------------------------
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def peak_memory_bytes(phase: str, config: RunConfig, plan: Plan) -> int:

@@ -34,10 +34,9 @@ from charnn.corpus import load_corpus
 from charnn.data import encode_corpus
 from charnn.model import CharRNN, Hidden
 from charnn.trainer import build_optimizer, train_step
-from reporting import cpu_name, replace_block, rerun_command
+from reporting import CELL_NAMES, cpu_name, replace_block, rerun_command, synchronize
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "tanh RNN (SimpleRNN)"}
 FIRST_STEPS = 3
 
 
@@ -53,11 +52,6 @@ class Plan:
 
 FULL = Plan(layers=2, hidden=256, batch_size=32, seq_len=64, steps=40, repeats=3)
 QUICK = Plan(layers=1, hidden=32, batch_size=4, seq_len=16, steps=3, repeats=1)
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class Trainee:

@@ -1,6 +1,6 @@
 """What the measuring scripts share: the machine's name, the command that reruns a script,
-running charnn as a user would, and rewriting a generated block between two markers of a
-Markdown file."""
+running charnn as a user would, the cells' names in tables, waiting for a GPU before reading a
+clock, and rewriting a generated block between two markers of a Markdown file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parent.parent
+CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "tanh RNN (SimpleRNN)"}
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued work, so that a clock read next times it (CPU: nothing)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def cpu_name() -> str:
