@@ -65,7 +65,9 @@ def test_compile_check_script_compares_eager_and_compiled_steps(
     )
     assert [cell for cell, _ in rows] == ["LSTM", "GRU", "tanh RNN (SimpleRNN)"], text
     for _, rest in rows:
-        graphs, *speeds, difference = [cell.strip().strip("*") for cell in rest.split("|")]
-        assert graphs.isdigit() and len(speeds) == 5, rest
+        graphs, graphs_with_rnns, *speeds, difference = [
+            cell.strip().strip("*") for cell in rest.split("|")
+        ]
+        assert graphs.isdigit() and graphs_with_rnns.isdigit() and len(speeds) == 5, rest
         assert all(re.fullmatch(r"[\d,]+(\.\d+)?", speed) for speed in speeds), rest
         assert float(difference) < 1e-4, rest  # the same function, compiled or not
