@@ -62,15 +62,9 @@ from charnn.sampler import SamplingOptions, generate
 from charnn.simple_rnn import SimpleRNN
 from charnn.stepper import Stepper
 from charnn.trainer import build_optimizer, train
-from reporting import CELL_NAMES, cpu_name, replace_block, rerun_command, synchronize
+from reporting import CELL_NAMES, cpu_name, markers, replace_block, rerun_command, synchronize
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def markers(device: torch.device) -> tuple[str, str]:
-    """BENCHMARKS.md keeps one table per kind of device: `bench` (CPU) and `bench-cuda`."""
-    name = "bench" if device.type == "cpu" else f"bench-{device.type}"
-    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
 
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
@@ -607,7 +601,9 @@ def main(argv: list[str] | None = None) -> None:
     command = rerun_command(__file__, argv)
     device = torch.device(args.device)
     table = run(QUICK if args.quick else FULL, data, device, command)
-    replace_block(args.out, *markers(device), table)
+    # One block per kind of device, so a CUDA run leaves the CPU table alone.
+    block = "bench" if device.type == "cpu" else f"bench-{device.type}"
+    replace_block(args.out, *markers(block), table)
     print(table)
 
 

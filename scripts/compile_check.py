@@ -38,7 +38,7 @@ from charnn.corpus import load_corpus
 from charnn.data import encode_corpus
 from charnn.model import CharRNN, Hidden
 from charnn.trainer import build_optimizer, train_step
-from reporting import CELL_NAMES, cpu_name, replace_block, rerun_command, synchronize
+from reporting import CELL_NAMES, cpu_name, markers, replace_block, rerun_command, synchronize
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIRST_STEPS = 3
@@ -137,10 +137,6 @@ def compare(cell: str, ids: torch.Tensor, vocab_size: int, plan: Plan, device: t
     )
 
 
-def markers(device: torch.device) -> tuple[str, str]:
-    return f"<!-- compile-{device.type}:start -->", f"<!-- compile-{device.type}:end -->"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tiny model: a smoke test")
@@ -176,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         *rows,
     ]
     table = "\n".join(lines)
-    replace_block(args.out, *markers(device), table)
+    replace_block(args.out, *markers(f"compile-{device.type}"), table)
     print(table)
 
 

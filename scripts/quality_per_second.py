@@ -26,15 +26,9 @@ from pathlib import Path
 import torch
 
 from charnn.checkpoint import load_checkpoint
-from reporting import charnn, cpu_name, replace_block, rerun_command
+from reporting import charnn, cpu_name, markers, replace_block, rerun_command
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def markers(config: str) -> tuple[str, str]:
-    """The BENCHMARKS.md markers of a config's block."""
-    name = Path(config).name.removesuffix(".yaml")
-    return f"<!-- quality:{name}:start -->", f"<!-- quality:{name}:end -->"
 
 
 def machine(checkpoint_device: str) -> str:
@@ -89,7 +83,8 @@ def main() -> None:
         "|---:|---:|---:|",
         *[f"| {seconds:.0f} | {step:,} | {loss:.4f} |" for seconds, step, loss in points],
     ]
-    replace_block(args.out, *markers(args.config), "\n".join(lines))
+    block = "quality:" + Path(args.config).name.removesuffix(".yaml")  # one per config
+    replace_block(args.out, *markers(block), "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -49,6 +49,11 @@ def charnn(*args: str, env: dict[str, str]) -> str:
     return result.stdout
 
 
+def markers(name: str) -> tuple[str, str]:
+    """The start and end markers of the generated block `name` in a Markdown file."""
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
 def replace_block(path: Path, start: str, end: str, body: str, *, append: bool = True) -> None:
     """Put `body` between the `start` and `end` markers of `path`, keeping the text around them.
     Without the markers the block is appended (or, with `append=False`, that is an error)."""

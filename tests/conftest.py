@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from charnn.config import RunConfig, config_from_dict
+from charnn.model import CharRNN
 
 # Two cores: one thread per test process keeps the suite fast and its timings steady.
 torch.set_num_threads(1)
@@ -26,6 +27,13 @@ PATTERNED_TEXT = (
     "a stitch in time saves nine.\n"
     "to be or not to be, that is the question.\n"
 ) * 40
+
+
+def core_output_dtypes(model: CharRNN) -> list[torch.dtype]:
+    """Record the dtype of every output the recurrent core produces from now on."""
+    seen: list[torch.dtype] = []
+    model.rnn.register_forward_hook(lambda _module, _inputs, out: seen.append(out[0].dtype))
+    return seen
 
 
 def unigram_entropy(text: str) -> float:

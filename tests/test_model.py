@@ -16,6 +16,8 @@ from charnn.model import (
 )
 from charnn.simple_rnn import SimpleRNN
 
+from .conftest import core_output_dtypes
+
 CELLS = ("lstm", "gru", "rnn")
 
 
@@ -97,13 +99,6 @@ def test_parameter_count() -> None:
     model = small_model("lstm", num_layers=1)
     embedding, recurrent, head = 9 * 6, 4 * 12 * (6 + 12) + 2 * 4 * 12, 12 * 9 + 9
     assert count_parameters(model) == embedding + recurrent + head
-
-
-def core_output_dtypes(model: CharRNN) -> list[torch.dtype]:
-    """Record the dtype of every output the recurrent core produces from now on."""
-    seen: list[torch.dtype] = []
-    model.rnn.register_forward_hook(lambda _module, _inputs, out: seen.append(out[0].dtype))
-    return seen
 
 
 def test_recurrent_dtype_reports_what_the_core_computes_in() -> None:

@@ -33,8 +33,7 @@ from charnn.trainer import (
     train_step,
 )
 
-from .conftest import PATTERNED_TEXT, tiny_tree, unigram_entropy
-from .test_model import core_output_dtypes
+from .conftest import PATTERNED_TEXT, core_output_dtypes, tiny_tree, unigram_entropy
 
 
 def test_weight_decay_applies_to_matrices_only(tiny_config: RunConfig) -> None:
