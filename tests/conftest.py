@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,16 @@ def token_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("token-cache")
     os.environ[CACHE_ENV] = str(folder)  # subprocesses inherit it through subprocess_env
     return folder
+
+
+@pytest.fixture
+def fresh_dynamo() -> Iterator[None]:
+    """Compiled code is cached per code object; each compile test starts and ends clean."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
 
 
 @pytest.fixture

@@ -145,6 +145,29 @@ def test_onnx_export_runs_in_onnxruntime_and_matches_the_original(
     assert json.loads(got["meta"]["charnn.json"])["vocab"] == checkpoint.vocab.to_dict()
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.usefixtures("fresh_dynamo")
+def test_onnx_export_after_a_compiled_run_in_the_same_process_keeps_the_time_axis_free(
+    cell: str, corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A compiled run has TorchDynamo trace nn.LSTM / nn.GRU, which pins the operators' Python
+    # kernels; the exporter's time-looping decompositions must still be the ones used.
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    monkeypatch.setattr("charnn.runtime.COMPILE_BACKEND", "eager")  # no C++ compiler needed
+    tree = tiny_tree(corpus_file, tmp_path / "run", max_steps=4, eval_every=4, compile=True)
+    tree["model"].update(cell=cell, num_layers=2)  # type: ignore[union-attr]
+    train(config_from_dict(tree))
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "--format", "onnx"])
+    assert result.exit_code == 0, result.output
+    graph = onnx.load(str(tmp_path / "run" / "model.onnx")).graph
+    ids = next(i for i in graph.input if i.name == "ids")
+    assert [d.dim_param or d.dim_value for d in ids.type.tensor_type.shape.dim] == [
+        "batch",
+        "time",
+    ]
+
+
 def test_onnx_export_without_the_onnx_packages_names_the_extra(
     trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

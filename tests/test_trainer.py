@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import copy
 import errno
 import json
 import math
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from charnn.errors import (
     TrainingDiverged,
     TrainingInterrupted,
 )
-from charnn.metrics import METRIC_KEYS
+from charnn.metrics import METRIC_KEYS, MetricsLog
 from charnn.model import CharRNN
 from charnn.run_dir import training_lock
 from charnn.trainer import (
@@ -511,3 +513,85 @@ def test_train_on_cuda_then_sample_and_score_on_cpu(
         len(sample_text(checkpoint.build_model(cpu), checkpoint.vocab, prime="the", length=20))
         == 23
     )
+
+
+def gru_tree(corpus: Path, out_dir: Path, **train: object) -> dict[str, object]:
+    tree = tiny_tree(corpus, out_dir, max_steps=12, eval_every=6, log_every=1, **train)
+    tree["model"]["cell"] = "gru"  # type: ignore[index]
+    return tree
+
+
+@pytest.mark.usefixtures("fresh_dynamo")
+def test_a_compiled_run_trains_as_the_eager_one_and_saves_the_same_names(
+    corpus_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The `eager` backend: TorchDynamo traces the model (RNN modules included) and runs the
+    # captured graph as it is, so this needs no C++ compiler and the losses match exactly.
+    monkeypatch.setattr("charnn.runtime.COMPILE_BACKEND", "eager")
+    plain = train(config_from_dict(gru_tree(corpus_file, tmp_path / "plain")))
+    with caplog.at_level("INFO", logger="charnn.trainer"):
+        compiled = train(
+            config_from_dict(gru_tree(corpus_file, tmp_path / "compiled", compile=True))
+        )
+    assert "counts toward train.max_time" in caplog.text  # the slow first steps are explained
+    assert compiled.steps == plain.steps == 12
+    losses = [
+        [r["loss"] for r in MetricsLog(run / "metrics.jsonl").read() if r["event"] == "train"]
+        for run in (plain.run_dir, compiled.run_dir)
+    ]
+    assert losses[0] == pytest.approx(losses[1], abs=1e-6)
+    saved = load_checkpoint(compiled.run_dir / "last.pt")
+    assert saved.model_state.keys() == load_checkpoint(plain.run_dir / "last.pt").model_state.keys()
+    assert saved.config.train.compile is True
+
+
+@pytest.mark.usefixtures("fresh_dynamo")
+def test_a_failing_compile_is_one_clear_error(
+    corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_compiler(graph: object, inputs: object) -> object:
+        raise RuntimeError("Compiler: cc is not found")
+
+    monkeypatch.setattr("charnn.runtime.COMPILE_BACKEND", no_compiler)
+    config = config_from_dict(tiny_tree(corpus_file, tmp_path / "run", compile=True))
+    with pytest.raises(CharnnError, match=r"train.compile=true, but torch.compile could not") as e:
+        train(config)
+    assert "cc is not found" in str(e.value) and "set train.compile=false" in str(e.value)
+
+
+def test_compile_is_refused_under_torchrun(
+    corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in {"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"}.items():
+        monkeypatch.setenv(key, value)
+    config = config_from_dict(tiny_tree(corpus_file, tmp_path / "run", compile=True))
+    with pytest.raises(ConfigError, match="not supported under torchrun"):
+        train(config)
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("fresh_dynamo")
+@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="needs a C++ compiler")
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+def test_inductor_compiles_a_gru_that_computes_nn_grus_function() -> None:
+    from charnn.runtime import compile_model
+
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(cell="gru", hidden_size=16, embedding_dim=8), vocab_size=11)
+    twin = copy.deepcopy(model)
+    compiled = compile_model(twin)
+    ids, targets = torch.randint(0, 11, (2, 6)), torch.randint(0, 11, (2, 6))
+    outputs = []
+    for runner, params in ((model, model), (compiled, twin)):
+        logits, hidden = runner(ids)
+        torch.nn.functional.cross_entropy(logits.reshape(-1, 11), targets.reshape(-1)).backward()
+        outputs.append((logits, hidden, {n: p.grad for n, p in params.named_parameters()}))
+    (logits, hidden, grads), (logits_c, hidden_c, grads_c) = outputs
+    torch.testing.assert_close(logits_c, logits, rtol=0, atol=1e-5)
+    torch.testing.assert_close(hidden_c, hidden, rtol=0, atol=1e-5)
+    for name, grad in grads.items():
+        torch.testing.assert_close(grads_c[name], grad, rtol=0, atol=1e-6)

@@ -99,12 +99,31 @@ def _quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _forget_resolved_rnn_kernels() -> None:
+    """Make the exporter's RNN decompositions take effect even after other tracing.
+
+    With free dimensions, torch.onnx's exporter swaps in decompositions of `aten::lstm` and
+    `aten::gru` that loop over time inside the graph (`torch.export._patches`), by replacing
+    the operators' Python kernels. An operator remembers which Python kernel it resolved on
+    its first traced call, though, and the swap does not clear that memory. So once anything
+    in this process has traced an LSTM or a GRU (`train.compile`, which has TorchDynamo trace
+    the RNN modules), the old kernel, which unrolls the example's length, would be used and
+    the file would accept that length only. Clearing the memory (a cache, refilled on the next
+    call) makes the exporter's kernels the ones used.
+    """
+    for operator in (torch.ops.aten.lstm.input, torch.ops.aten.gru.input):
+        resolved = getattr(operator, "_dispatch_cache", None)
+        if resolved is not None:
+            resolved.clear()
+
+
 def onnx_bytes(
     model: nn.Module, example: tuple[torch.Tensor, ...], description: dict[str, Any]
 ) -> bytes:
     """model(ids, h, c) -> (logits, h, c) as an ONNX file's bytes, batch and time left free,
     with `description` as the metadata property `charnn.json`."""
     batch, time = torch.export.Dim("batch"), torch.export.Dim("time")
+    _forget_resolved_rnn_kernels()
     with torch.no_grad(), _quiet():
         program = torch.onnx.export(
             model,

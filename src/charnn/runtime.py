@@ -6,11 +6,12 @@ import contextlib
 import logging
 import random
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
-from charnn.errors import DeviceError
+from charnn.errors import CharnnError, DeviceError
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,69 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     if precision == "bf16" and device.type == "cuda":
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+COMPILE_BACKEND = "inductor"
+"""`torch.compile`'s backend for `train.compile` (the tests use "eager": no C++ compiler)."""
+
+
+class _CompiledWithRNNs(torch.nn.Module):
+    """`torch.compile(model)` called with TorchDynamo tracing the RNN modules.
+
+    By default TorchDynamo leaves `nn.LSTM` and `nn.GRU` alone (`allow_rnn` off), so compiling
+    a model built on them would change nothing. The setting is process-wide, and other
+    tracing in the same process must not see it, so it is on only during the calls that may
+    compile: compiling happens lazily, at a call.
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.compiled = torch.compile(model, backend=COMPILE_BACKEND)
+
+    def forward(self, *args: object) -> object:
+        import torch._dynamo  # imported by torch on first use; explicit for its config
+
+        with torch._dynamo.config.patch(allow_rnn=True):
+            return self.compiled(*args)
+
+
+def compile_model(model: torch.nn.Module) -> torch.nn.Module:
+    """`model` through `torch.compile`, with TorchDynamo tracing its RNN modules. The result
+    shares `model`'s parameters; save `model`, whose parameter names are unchanged."""
+    return _CompiledWithRNNs(model)
+
+
+@contextlib.contextmanager
+def compiled_training(enabled: bool) -> Iterator[None]:
+    """Around a run's steps when `train.compile` is on (else a no-op).
+
+    Compiling happens at the first step; when it fails (on a CPU, most often for want of a C++
+    compiler), that is one clear error, and the checkpoints on disk stay as they are. At the
+    end, TorchDynamo forgets what it compiled: it keeps compiled code on the model class's
+    code, for the whole process, and a later run in the same process (another model, another
+    size) would otherwise pile its compilations onto those, up to TorchDynamo's limit, past
+    which it silently runs uncompiled.
+    """
+    if not enabled:
+        yield
+        return
+    import torch._dynamo
+
+    failure = None
+    try:
+        yield
+    except torch._dynamo.exc.BackendCompilerFailed as error:
+        # Its own message starts "backend='inductor' raised:"; what went wrong is the cause.
+        cause = getattr(error, "inner_exception", None) or error.__cause__ or error
+        lines = str(cause).strip().splitlines()
+        failure = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+    finally:
+        torch._dynamo.reset()
+    if failure is not None:  # raised outside `except`: no tensors kept alive in a traceback
+        raise CharnnError(
+            f"train.compile=true, but torch.compile could not compile the model ({failure}); "
+            "set train.compile=false (on a CPU it needs a C++ compiler such as gcc)"
+        )
 
 
 def warn_unused_precision(device: torch.device, precision: str) -> None:

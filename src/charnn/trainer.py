@@ -40,7 +40,7 @@ from charnn.config import (
     load_config,
 )
 from charnn.data import TrainStreams, split_ids
-from charnn.distributed import World, join_world, leave_world, rank_device
+from charnn.distributed import World, join_world, launched_by_torchrun, leave_world, rank_device
 from charnn.errors import CheckpointError, ConfigError, TrainingDiverged
 from charnn.evaluator import evaluate
 from charnn.interruptions import interrupted, out_of_memory_is_a_user_error, stop_on_signals
@@ -58,6 +58,8 @@ from charnn.progress import Progress
 from charnn.run_dir import CONFIG_NAME, METRICS_NAME, start_run, training_lock
 from charnn.runtime import (
     autocast,
+    compile_model,
+    compiled_training,
     configure_backends,
     resolve_device,
     rng_state,
@@ -220,6 +222,10 @@ def train(
 ) -> TrainSummary:
     """Train a model as `config` says, writing the run directory; resume when given a checkpoint."""
     device = resolve_device(config.device)
+    if config.train.compile and launched_by_torchrun():
+        raise ConfigError(
+            "train.compile is not supported under torchrun yet; set train.compile=false"
+        )
     world = join_world(device)  # one process, or one of several started by torchrun
     finished = False
     try:
@@ -284,6 +290,9 @@ def _train_in(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
 
+    if config.train.compile:  # checkpoints keep saving `model`, whose names do not change
+        stepped = compile_model(stepped)
+
     mirror = TensorBoardMirror(run_dir) if config.train.tensorboard and world.is_main else None
     metrics = MetricsLog(run_dir / METRICS_NAME, mirror=mirror)
     if world.is_main:
@@ -311,12 +320,18 @@ def _train_in(
     if run.last_val_loss is not None:  # resumed from an evaluation: no need to repeat it
         run.last_eval_step = state.step
     run.log_start(train_chars=len(splits.train))
+    if config.train.compile:
+        logger.info(
+            "train.compile: the first steps compile the model (minutes on a CPU), "
+            "and that time counts toward train.max_time"
+        )
     with (
         stop_on_signals() as stop_signal,
         Progress(
             total_steps=config.train.max_steps, initial_step=state.step, shown=world.is_main
         ) as progress,
         out_of_memory_is_a_user_error(config, device),
+        compiled_training(config.train.compile),
     ):
         stopped_by = run.loop(streams, progress, stop_signal)
         run.finish(progress)
