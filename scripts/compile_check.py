@@ -5,15 +5,17 @@
 
 For each cell (LSTM, GRU, tanh RNN) at 2x256, batch 32 x seq_len 64: charnn's own training step
 (`charnn.trainer.train_step`: forward, loss, backward, clipping, AdamW) on the model as it is and
-on `torch.compile(model)`, in one process:
+compiled as `train.compile: true` compiles it (`charnn.runtime.compile_model`), in one process:
 
 - how many graphs TorchDynamo captures from the model's forward, with its default settings and
   with `torch._dynamo.config.allow_rnn` on (0: it runs the whole forward eagerly, so compiling
   cannot change its speed). By default it does not trace PyTorch's RNN modules;
-- the compiled model is timed with `allow_rnn` on, the setting under which compiling can change
-  an LSTM's or a GRU's speed at all;
-- the seconds the first three steps take (the compiled model's include compiling it; Inductor
-  keeps what it compiled in an on-disk cache, so a rerun's figure is lower than a first run's);
+- the compiled model is timed as `train.compile` runs it: with `allow_rnn` on during its calls,
+  the setting under which compiling can change an LSTM's or a GRU's speed at all;
+- the seconds the first three steps take (the compiled model's include compiling it). Inductor
+  keeps what it compiles in an on-disk cache, which makes later compiles of the same graphs
+  quicker; the script compiles into a new, empty cache, so the figure is what a first run
+  pays, the same on every rerun (`--warm-cache`: use Inductor's usual cache instead);
 - chars/s after that, the two timed alternately, best of three each;
 - the largest difference between the two models' losses over the first steps (they start from
   the same weights and see the same batches, so it should be float rounding).
@@ -27,6 +29,8 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +41,7 @@ from charnn.config import DataConfig, ModelConfig, TrainConfig
 from charnn.corpus import load_corpus
 from charnn.data import encode_corpus
 from charnn.model import CharRNN, Hidden
+from charnn.runtime import compile_model
 from charnn.trainer import build_optimizer, train_step
 from reporting import CELL_NAMES, cpu_name, markers, replace_block, rerun_command, synchronize
 
@@ -100,7 +105,7 @@ def compare(cell: str, ids: torch.Tensor, vocab_size: int, plan: Plan, device: t
             explained = torch._dynamo.explain(compiled_source)(windows[0][:, :-1])
         graphs.append(explained.graph_count)
         torch._dynamo.reset()  # the timed model compiles from scratch
-    compiled_model = torch.compile(compiled_source, backend=backend)
+    compiled_model = compile_model(compiled_source, backend)
     eager = Trainee(eager_model, eager_model, device)
     compiled = Trainee(compiled_model, compiled_source, device)
 
@@ -144,12 +149,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", help="a text file (default: the offline pydoc-topics corpus)")
     parser.add_argument("--backend", default="inductor", help="torch.compile's backend")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "BENCHMARKS.md")
+    parser.add_argument(
+        "--warm-cache", action="store_true", help="use Inductor's usual on-disk cache"
+    )
     args = parser.parse_args(argv)
+    if args.warm_cache:
+        run(args, argv)
+        return
+    before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    with tempfile.TemporaryDirectory(prefix="charnn-inductor-") as empty_cache:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = empty_cache  # read when Inductor first compiles
+        try:
+            run(args, argv)
+        finally:
+            if before is None:
+                del os.environ["TORCHINDUCTOR_CACHE_DIR"]
+            else:
+                os.environ["TORCHINDUCTOR_CACHE_DIR"] = before
+
+
+def run(args: argparse.Namespace, argv: list[str] | None) -> None:
     tune_malloc()  # as the CLI does
-    # The timed compiled models trace the RNN modules (with the default, compiling an LSTM or
-    # a GRU changes nothing: the graph counts show it). Set for the whole run, so that a
-    # recompile during the timings traces the same way.
-    torch._dynamo.config.allow_rnn = True
     device = torch.device(args.device)
     plan = QUICK if args.quick else FULL
     data = DataConfig(path=str(Path(args.data).resolve())) if args.data else DataConfig()
@@ -161,7 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     lines = [
         f"Measured on {where}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"backend {args.backend}, with `{rerun_command(__file__, argv)}`. Batch "
+        f"backend {args.backend} ({'its usual' if args.warm_cache else 'an empty'} on-disk "
+        f"cache at start), with `{rerun_command(__file__, argv)}`. Batch "
         f"{plan.batch_size} x seq_len {plan.seq_len}, fp32, charnn's training step; "
         f"{plan.steps} steps per timing, timed alternately, best of {plan.repeats}.",
         "",

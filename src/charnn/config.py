@@ -153,9 +153,9 @@ class TrainConfig:
     skipped steps in a row the run stops as diverged. 0: stop at the first one."""
     compile: bool = False
     """Run the training step through `torch.compile` (TorchDynamo with `allow_rnn` on, then
-    Inductor; needs a C++ compiler on a CPU). Measured on a CPU: the GRU trains 1.25x faster
-    after minutes of compiling, the LSTM and SimpleRNN slower (BENCHMARKS.md). One process
-    only, not under torchrun."""
+    Inductor; needs a C++ compiler on a CPU). Measured on a CPU: the GRU trains faster after
+    minutes of compiling, the LSTM and SimpleRNN slower (BENCHMARKS.md). One process only,
+    not under torchrun."""
     tensorboard: bool = False
     """Also write the metrics as TensorBoard scalars to <out_dir>/tensorboard (needs the
     tensorboard package: pip install 'charnn[tensorboard]'); metrics.jsonl stays the record."""

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -79,9 +79,9 @@ class _CompiledWithRNNs(torch.nn.Module):
     compile: compiling happens lazily, at a call.
     """
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, backend: str | Callable[..., Any]) -> None:
         super().__init__()
-        self.compiled = torch.compile(model, backend=COMPILE_BACKEND)
+        self.compiled = torch.compile(model, backend=backend)
 
     def forward(self, *args: object) -> object:
         import torch._dynamo  # imported by torch on first use; explicit for its config
@@ -90,10 +90,13 @@ class _CompiledWithRNNs(torch.nn.Module):
             return self.compiled(*args)
 
 
-def compile_model(model: torch.nn.Module) -> torch.nn.Module:
-    """`model` through `torch.compile`, with TorchDynamo tracing its RNN modules. The result
-    shares `model`'s parameters; save `model`, whose parameter names are unchanged."""
-    return _CompiledWithRNNs(model)
+def compile_model(
+    model: torch.nn.Module, backend: str | Callable[..., Any] | None = None
+) -> torch.nn.Module:
+    """`model` through `torch.compile` (`backend`, by default `COMPILE_BACKEND`), with
+    TorchDynamo tracing its RNN modules. The result shares `model`'s parameters; save `model`,
+    whose parameter names are unchanged."""
+    return _CompiledWithRNNs(model, COMPILE_BACKEND if backend is None else backend)
 
 
 @contextlib.contextmanager
