@@ -537,6 +537,7 @@ def test_a_compiled_run_trains_as_the_eager_one_and_saves_the_same_names(
             config_from_dict(gru_tree(corpus_file, tmp_path / "compiled", compile=True))
         )
     assert "counts toward train.max_time" in caplog.text  # the slow first steps are explained
+    assert "only the GRU gained" not in caplog.text
     assert compiled.steps == plain.steps == 12
     losses = [
         [r["loss"] for r in MetricsLog(run / "metrics.jsonl").read() if r["event"] == "train"]
@@ -550,16 +551,25 @@ def test_a_compiled_run_trains_as_the_eager_one_and_saves_the_same_names(
 
 @pytest.mark.usefixtures("fresh_dynamo")
 def test_a_failing_compile_is_one_clear_error(
-    corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    corpus_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     def no_compiler(graph: object, inputs: object) -> object:
         raise RuntimeError("Compiler: cc is not found")
 
     monkeypatch.setattr("charnn.runtime.COMPILE_BACKEND", no_compiler)
     config = config_from_dict(tiny_tree(corpus_file, tmp_path / "run", compile=True))
-    with pytest.raises(CharnnError, match=r"train.compile=true, but torch.compile could not") as e:
+    assert config.model.cell == "lstm"
+    with (
+        caplog.at_level("WARNING", logger="charnn.trainer"),
+        pytest.raises(CharnnError, match=r"train.compile=true, but torch.compile could not") as e,
+    ):
         train(config)
     assert "cc is not found" in str(e.value) and "set train.compile=false" in str(e.value)
+    # An LSTM is told that compiling made it slower here: the warning comes before the compile.
+    assert "model.cell=lstm train slower on a CPU" in caplog.text
 
 
 def test_compile_is_refused_under_torchrun(

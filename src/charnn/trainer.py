@@ -325,6 +325,12 @@ def _train_in(
             "train.compile: the first steps compile the model (minutes on a CPU), "
             "and that time counts toward train.max_time"
         )
+        if device.type == "cpu" and config.model.cell != "gru":
+            logger.warning(
+                "train.compile made model.cell=%s train slower on a CPU when measured "
+                "(BENCHMARKS.md, scripts/compile_check.py); only the GRU gained",
+                config.model.cell,
+            )
     with (
         stop_on_signals() as stop_signal,
         Progress(
