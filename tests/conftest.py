@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import subprocess
@@ -35,6 +36,19 @@ def core_output_dtypes(model: CharRNN) -> list[torch.dtype]:
     seen: list[torch.dtype] = []
     model.rnn.register_forward_hook(lambda _module, _inputs, out: seen.append(out[0].dtype))
     return seen
+
+
+def without_time_loops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ONNX export as torch 2.10 does it: nothing applies the decompositions of aten::lstm and
+    aten::gru that loop over time (neither charnn nor, where it does so, torch.onnx)."""
+    pytest.importorskip("onnxscript")
+    from charnn import onnx_export
+
+    monkeypatch.setattr(onnx_export, "_time_looping_rnn_kernels", contextlib.nullcontext)
+    strategies = pytest.importorskip("torch.onnx._internal.exporter._capture_strategies")
+    name = "_patch_dynamic_shape_rnn_decompositions"  # torch 2.13's; torch 2.11 has none
+    if hasattr(strategies, name):
+        monkeypatch.setattr(strategies, name, lambda dynamic_shapes: contextlib.nullcontext())
 
 
 def unigram_entropy(text: str) -> float:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from charnn import allocator, cli
@@ -44,6 +45,12 @@ print(json.dumps(faults))
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc: Linux only")
+@pytest.mark.skipif(
+    torch.__version__ < "2.11",
+    # Measured: this LSTM faulted about 22,000 pages in per step under torch 2.10 (oneDNN
+    # 3.7.1), tuned or not; a GRU none; under torch 2.11 and 2.13, none either way.
+    reason="torch 2.10's oneDNN LSTM faults its own memory in every step, tuned or not",
+)
 def test_tuned_training_steps_fault_no_pages_in(subprocess_env: dict[str, str]) -> None:
     env = {
         key: value for key, value in subprocess_env.items() if key not in allocator.USER_SETTINGS

@@ -32,7 +32,7 @@ from charnn.config import config_from_dict
 from charnn.corpus import RemoteCorpus
 from charnn.run_dir import training_lock
 
-from .conftest import REPO_ROOT, tiny_tree
+from .conftest import REPO_ROOT, tiny_tree, without_time_loops
 
 CATALOGUE = REPO_ROOT / "docs" / "errors.md"
 ROW = re.compile(r"^\|(?P<cells>.*)\|\s*$")
@@ -520,6 +520,14 @@ def _(s: Situation) -> list[str]:
 @scenario("export-onnx-missing")
 def _(s: Situation) -> list[str]:
     s.monkeypatch.setitem(sys.modules, "onnxscript", None)  # `import onnxscript` fails
+    return ["export", str(s.trained_run), "--format", "onnx", "--out", str(s.tmp / "m.onnx")]
+
+
+@scenario("export-onnx-old-torch")
+def _(s: Situation) -> list[str]:
+    # torch 2.10 as it behaves: no time-looping RNN kernels applied by anyone.
+    pytest.importorskip("onnxscript")
+    without_time_loops(s.monkeypatch)
     return ["export", str(s.trained_run), "--format", "onnx", "--out", str(s.tmp / "m.onnx")]
 
 

@@ -17,7 +17,12 @@ from charnn.cli import app
 from charnn.config import config_from_dict
 from charnn.trainer import train
 
-from .conftest import tiny_tree
+from .conftest import tiny_tree, without_time_loops
+
+# Older exporters cannot keep the time axis free: charnn refuses them (tested below).
+needs_onnx_torch = pytest.mark.skipif(
+    torch.__version__ < "2.11", reason="ONNX export needs torch 2.11 or newer"
+)
 
 # Runs in a fresh interpreter that never imports charnn: only torch and the exported files.
 PLAIN_TORCH = """
@@ -96,6 +101,7 @@ print(json.dumps({
 """
 
 
+@needs_onnx_torch
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_onnx_export_runs_in_onnxruntime_and_matches_the_original(
     cell: str, corpus_file: Path, tmp_path: Path, subprocess_env: dict[str, str]
@@ -145,6 +151,7 @@ def test_onnx_export_runs_in_onnxruntime_and_matches_the_original(
     assert json.loads(got["meta"]["charnn.json"])["vocab"] == checkpoint.vocab.to_dict()
 
 
+@needs_onnx_torch
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.usefixtures("fresh_dynamo")
 def test_onnx_export_after_a_compiled_run_in_the_same_process_keeps_the_time_axis_free(
@@ -166,6 +173,51 @@ def test_onnx_export_after_a_compiled_run_in_the_same_process_keeps_the_time_axi
         "batch",
         "time",
     ]
+
+
+def test_an_onnx_export_that_would_fix_the_time_axis_stops_and_writes_nothing(
+    corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without_time_loops(monkeypatch)  # as torch 2.10 exports
+    tree = tiny_tree(corpus_file, tmp_path / "run", max_steps=4, eval_every=4)
+    tree["model"].update(cell="gru", num_layers=2)  # type: ignore[union-attr]
+    train(config_from_dict(tree))
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "--format", "onnx"])
+    assert result.exit_code == 2, result.output
+    # (torch 2.10 itself also renames the GRU's pass-through input: the check names that first.)
+    assert "exported this model to ONNX with" in result.stderr
+    assert "needs torch 2.11 or newer" in result.stderr and "Traceback" not in result.output
+    assert not list((tmp_path / "run").glob("model*"))
+
+
+def _graph(inputs: dict[str, list[str | int]], outputs: list[str]) -> object:
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [],
+        "g",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, dims) for n, dims in inputs.items()],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in outputs],
+    )
+    return helper.make_model(graph)
+
+
+def test_the_exported_interface_check_names_what_is_off() -> None:
+    pytest.importorskip("onnxscript")
+    from charnn.onnx_export import interface_problem
+
+    outputs = ["logits", "h_out", "c_out"]
+    free = {"ids": ["batch", "time"], "h": [2, "batch", 32], "c": [2, "batch", 32]}
+    assert interface_problem(_graph(free, outputs)) is None
+    fixed_time = {**free, "ids": ["batch", 3]}
+    assert "a fixed sequence length" in str(interface_problem(_graph(fixed_time, outputs)))
+    fixed_batch = {**free, "h": [2, 2, 32]}
+    assert "a fixed batch size" in str(interface_problem(_graph(fixed_batch, outputs)))
+    # torch 2.10 renames a tanh RNN's pass-through state input.
+    renamed = {"ids": free["ids"], "h": free["h"], "c_out_orig": free["c"]}
+    problem = str(interface_problem(_graph(renamed, outputs)))
+    assert "inputs ids, h, c_out_orig" in problem and "charnn's are ids, h, c" in problem
 
 
 def test_onnx_export_without_the_onnx_packages_names_the_extra(

@@ -24,6 +24,8 @@ import torch
 from onnxscript import opset18 as op
 from torch import nn
 
+from charnn.errors import CharnnError
+
 OPSET = 18
 
 
@@ -100,21 +102,74 @@ def _quiet() -> Iterator[None]:
 
 
 def _forget_resolved_rnn_kernels() -> None:
-    """Make the exporter's RNN decompositions take effect even after other tracing.
+    """Clear the Python kernel `aten::lstm` and `aten::gru` remember having resolved.
 
-    With free dimensions, torch.onnx's exporter swaps in decompositions of `aten::lstm` and
-    `aten::gru` that loop over time inside the graph (`torch.export._patches`), by replacing
-    the operators' Python kernels. An operator remembers which Python kernel it resolved on
-    its first traced call, though, and the swap does not clear that memory. So once anything
-    in this process has traced an LSTM or a GRU (`train.compile`, which has TorchDynamo trace
-    the RNN modules), the old kernel, which unrolls the example's length, would be used and
-    the file would accept that length only. Clearing the memory (a cache, refilled on the next
-    call) makes the exporter's kernels the ones used.
+    An operator remembers which Python kernel it resolved on its first traced call, and
+    swapping the kernel does not clear that memory. So once anything in this process has
+    traced an LSTM or a GRU (`train.compile`, which has TorchDynamo trace the RNN modules), the
+    stock kernel, which unrolls the example's length, would be used in place of the
+    time-looping one swapped in for export, and the file would accept that length only. The
+    memory is a cache, refilled on the next call.
     """
     for operator in (torch.ops.aten.lstm.input, torch.ops.aten.gru.input):
         resolved = getattr(operator, "_dispatch_cache", None)
         if resolved is not None:
             resolved.clear()
+
+
+@contextlib.contextmanager
+def _time_looping_rnn_kernels() -> Iterator[None]:
+    """Trace `aten::lstm` and `aten::gru` as loops over time inside the graph.
+
+    PyTorch's stock decompositions of the two operators step through the example's sequence
+    in Python, which fixes its length in the exported graph. `torch.export._patches` holds
+    decompositions that loop with `while_loop` instead. torch.onnx 2.13 applies them itself
+    when the shapes are dynamic; torch 2.11 has them but its torch.onnx does not apply them,
+    so charnn applies them here (twice is harmless: each restores what it found). Where torch
+    has none, `onnx_bytes` finds the time axis fixed and says so.
+    """
+    try:
+        from torch.export import _patches
+    except ImportError:
+        _patches = None
+    names = ("register_lstm_while_loop_decomposition", "register_gru_while_loop_decomposition")
+    with contextlib.ExitStack() as stack:
+        for name in names:
+            register = getattr(_patches, name, None)
+            if register is not None:
+                stack.enter_context(register())
+        _forget_resolved_rnn_kernels()
+        # What was resolved while the export's kernels were in place must not outlive them.
+        stack.callback(_forget_resolved_rnn_kernels)
+        yield
+
+
+INPUT_NAMES = ("ids", "h", "c")
+OUTPUT_NAMES = ("logits", "h_out", "c_out")
+FREE_AXES = {"ids": (0, 1), "h": (1,), "c": (1,)}  # batch and time; the states' batch
+
+
+def interface_problem(proto: Any) -> str | None:
+    """What keeps an exported graph from being the model charnn describes, or None.
+
+    Where a torch version's exporter cannot keep to it, the file would still be written and
+    only fail (or, with a fixed length, refuse most inputs) in the user's runtime: torch 2.10
+    fixes an LSTM's or a GRU's sequence length, and adds an input to a tanh RNN's graph.
+    """
+    inputs = {item.name: item for item in proto.graph.input}
+    outputs = [item.name for item in proto.graph.output]
+    if tuple(inputs) != INPUT_NAMES or tuple(outputs) != OUTPUT_NAMES:
+        return (
+            f"inputs {', '.join(inputs)} and outputs {', '.join(outputs)}, where charnn's "
+            f"are {', '.join(INPUT_NAMES)} and {', '.join(OUTPUT_NAMES)}"
+        )
+    for name, axes in FREE_AXES.items():
+        dims = inputs[name].type.tensor_type.shape.dim
+        fixed = [axis for axis in axes if not dims[axis].dim_param]
+        if fixed:
+            what = "sequence length" if name == "ids" and 1 in fixed else "batch size"
+            return f"a fixed {what} (the file would accept that one {what} only)"
+    return None
 
 
 def onnx_bytes(
@@ -123,14 +178,13 @@ def onnx_bytes(
     """model(ids, h, c) -> (logits, h, c) as an ONNX file's bytes, batch and time left free,
     with `description` as the metadata property `charnn.json`."""
     batch, time = torch.export.Dim("batch"), torch.export.Dim("time")
-    _forget_resolved_rnn_kernels()
-    with torch.no_grad(), _quiet():
+    with torch.no_grad(), _quiet(), _time_looping_rnn_kernels():
         program = torch.onnx.export(
             model,
             example,
             dynamo=True,
-            input_names=["ids", "h", "c"],
-            output_names=["logits", "h_out", "c_out"],
+            input_names=list(INPUT_NAMES),
+            output_names=list(OUTPUT_NAMES),
             dynamic_shapes=({0: batch, 1: time}, {1: batch}, {1: batch}),
             opset_version=OPSET,
             custom_translation_table={torch.ops.charnn.tanh_rnn.default: _tanh_rnn_to_onnx},
@@ -139,6 +193,12 @@ def onnx_bytes(
     if program is None:  # only without dynamo=True; kept for the type checker
         raise RuntimeError("torch.onnx.export returned no program")
     proto = program.model_proto
+    problem = interface_problem(proto)
+    if problem is not None:
+        raise CharnnError(
+            f"torch {torch.__version__} exported this model to ONNX with {problem}; ONNX "
+            "export needs torch 2.11 or newer: upgrade torch, or use --format torchscript"
+        )
     entry = proto.metadata_props.add()
     entry.key, entry.value = "charnn.json", json.dumps(description)
     return proto.SerializeToString()
