@@ -49,7 +49,7 @@ print(json.dumps(faults))
     torch.__version__ < "2.11",
     # Measured: this LSTM faulted about 22,000 pages in per step under torch 2.10 (oneDNN
     # 3.7.1), tuned or not; a GRU none; under torch 2.11 and 2.13, none either way.
-    reason="torch 2.10's oneDNN LSTM faults its own memory in every step, tuned or not",
+    reason="torch 2.10's oneDNN LSTM faults pages in every step, tuned or not (measured)",
 )
 def test_tuned_training_steps_fault_no_pages_in(subprocess_env: dict[str, str]) -> None:
     env = {
