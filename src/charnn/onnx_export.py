@@ -6,7 +6,8 @@ through the sequence one position at a time), so an `nn.RNN` exported as it is w
 the example's length. For export, the RNN's layers are therefore one custom operator,
 `charnn::tanh_rnn`, whose shapes are written out here and which is translated into ONNX's own
 RNN operator, one per layer. The file holds standard ONNX operators only. LSTM and GRU need none
-of this: onnxscript translates them into ONNX's LSTM and GRU.
+of this: traced with torch's time-looping decompositions (`_time_looping_rnn_kernels`), they
+become ONNX's LSTM and GRU operators through onnxscript's translations.
 
 Importing this module needs the optional `onnx` and `onnxscript` packages.
 """
