@@ -33,6 +33,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -156,16 +157,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.warm_cache:
         run(args, argv)
         return
-    before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    with tempfile.TemporaryDirectory(prefix="charnn-inductor-") as empty_cache:
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = empty_cache  # read when Inductor first compiles
-        try:
-            run(args, argv)
-        finally:
-            if before is None:
-                del os.environ["TORCHINDUCTOR_CACHE_DIR"]
-            else:
-                os.environ["TORCHINDUCTOR_CACHE_DIR"] = before
+    with (
+        tempfile.TemporaryDirectory(prefix="charnn-inductor-") as empty_cache,
+        # Read when Inductor first compiles; the environment is restored afterwards.
+        mock.patch.dict(os.environ, {"TORCHINDUCTOR_CACHE_DIR": empty_cache}),
+    ):
+        run(args, argv)
 
 
 def run(args: argparse.Namespace, argv: list[str] | None) -> None:
