@@ -86,10 +86,18 @@ def write_config(
 
 
 def charnn(
-    config: Path, *extra: str, env: dict[str, str], processes: int = 1
+    config: Path,
+    *extra: str,
+    env: dict[str, str],
+    processes: int = 1,
+    program: list[str] | None = None,
+    timeout: float = 240,
 ) -> subprocess.CompletedProcess[str]:
+    """`charnn train` (or `program`: a script standing in for `-m charnn`), under torchrun when
+    `processes` > 1; a run that hangs fails with the end of what it wrote."""
+    program = program or ["-m", "charnn"]
     if processes == 1:
-        launcher = ["-m", "charnn"]
+        launcher = program
     else:
         launcher = [
             "-m",
@@ -97,16 +105,19 @@ def charnn(
             f"--nproc-per-node={processes}",
             "--rdzv-backend=c10d",
             f"--rdzv-endpoint=127.0.0.1:{free_port()}",
-            "-m",
-            "charnn",
+            *program,
         ]
-    done = subprocess.run(
-        [sys.executable, *launcher, "train", str(config), *extra],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-    )
+    try:
+        done = subprocess.run(
+            [sys.executable, *launcher, "train", str(config), *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as hung:
+        stderr = hung.stderr.decode(errors="replace") if isinstance(hung.stderr, bytes) else ""
+        pytest.fail(f"hung for {timeout:.0f} s; its stderr ended:\n{stderr[-3000:]}")
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -170,3 +181,35 @@ def test_resume_under_torchrun_continues_exactly(
     final, expected = load_checkpoint(split / "last.pt"), load_checkpoint(whole / "last.pt")
     for name, weight in expected.model_state.items():
         assert torch.equal(final.model_state[name], weight), name
+
+
+# Rank 0 enters the training loop 2 s after rank 1, as when its own start-up work (the run
+# directory, logging) takes longer: each rank's local clock then reads differently.
+LATE_RANK_ZERO = """
+import os, sys, time
+from charnn import trainer
+from charnn.cli import main
+if os.environ["RANK"] == "0":
+    loop = trainer._Run.loop
+    def late_loop(self, *args, **kwargs):
+        time.sleep(2)
+        return loop(self, *args, **kwargs)
+    trainer._Run.loop = late_loop
+sys.argv[0] = "charnn"
+main()
+"""
+
+
+@pytest.mark.slow
+def test_ranks_whose_clocks_disagree_finish_together(
+    corpus_file: Path, tmp_path: Path, distributed_env: dict[str, str]
+) -> None:
+    # The last step is also an evaluation step, after which the run decides whether the
+    # clock ran on since that save; every rank must decide it alike (by rank 0's clock),
+    # or one waits forever in a collective the other never joins.
+    run = tmp_path / "run"
+    config = write_config(corpus_file, run)
+    script = tmp_path / "late_rank_zero.py"
+    script.write_text(LATE_RANK_ZERO)
+    charnn(config, env=distributed_env, processes=2, program=[str(script)], timeout=90)
+    assert load_checkpoint(run / "last.pt").step == STEPS

@@ -429,6 +429,8 @@ class _Run:
             if state.step % train.eval_every == 0:
                 paused = time.perf_counter()
                 state.elapsed_s = paused - self.clock_zero
+                if self.world.distributed:  # saved with the checkpoint, and compared in finish()
+                    (state.elapsed_s,) = self.world.from_main([state.elapsed_s])
                 self.evaluate_and_save(progress)
                 self.window.started += time.perf_counter() - paused  # chars/s: training only
 
