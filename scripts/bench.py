@@ -58,10 +58,11 @@ from charnn.corpus import load_corpus
 from charnn.data import encode_corpus
 from charnn.evaluator import evaluate
 from charnn.model import CharRNN, detach_hidden
+from charnn.runtime import autocast, cpu_has_native_bf16
 from charnn.sampler import SamplingOptions, generate
 from charnn.simple_rnn import SimpleRNN
 from charnn.stepper import Stepper
-from charnn.trainer import build_optimizer, train
+from charnn.trainer import build_optimizer, keep_recurrence_out_of_float16, train
 from reporting import CELL_NAMES, cpu_name, markers, replace_block, rerun_command, synchronize
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -394,8 +395,9 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
     gemms_before = best_gemm_flops(gemm_shapes, device)
 
     train_cells: list[tuple[str, float, str]] = []  # row start, useful FLOP/s, row end
-    sample_rows, rnn_rows, allocator_rows, speeds = [], [], [], {}
+    sample_rows, rnn_rows, allocator_rows, bf16_rows, speeds = [], [], [], [], {}
     compare_allocator = device.type == "cpu" and tune_malloc()  # False where it does not apply
+    native_bf16 = cpu_has_native_bf16()
     with tempfile.TemporaryDirectory() as scratch:
         for layers, hidden in plan.sizes:
             for cell in ("lstm", "gru", "rnn"):
@@ -412,15 +414,26 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                     device=str(device),
                     out_dir=str(Path(scratch) / f"{cell}-{layers}x{hidden}"),
                 )
+                bf16_config = dataclasses.replace(
+                    config,
+                    train=dataclasses.replace(config.train, precision="bf16"),
+                    out_dir=f"{config.out_dir}-bf16",
+                )
                 steps = plan.train_steps[hidden]
-                minimal, ours = 0.0, 0.0
+                minimal, ours, ours_bf16 = 0.0, 0.0, 0.0
                 for _ in range(plan.train_repeats):  # alternate, keep the best of each
                     minimal = max(
                         minimal,
                         minimal_loop_chars_per_s(config, splits.train, len(vocab), steps, device),
                     )
                     ours = max(ours, train(config, overwrite=True).chars_per_s)
+                    ours_bf16 = max(ours_bf16, train(bf16_config, overwrite=True).chars_per_s)
                 speeds[(cell, hidden)] = ours
+                core_dtype = bf16_core_dtype(config.model, len(vocab), device)
+                bf16_rows.append(
+                    f"| {CELL_NAMES[cell]} | {layers}x{hidden} | {ours:,.0f} | {ours_bf16:,.0f} | "
+                    f"**{ours_bf16 / ours:.2f}** | {core_dtype} |"
+                )
                 if cell == "rnn":
                     theirs = mine = 0.0
                     for _ in range(plan.train_repeats):
@@ -513,6 +526,24 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
         )
         + ".",
         "",
+        "### bf16 autocast",
+        "",
+        "charnn's trainer with `train.precision=bf16` beside fp32 (the charnn column above), "
+        "timed in the same alternation, best of "
+        f"{plan.train_repeats} runs each. The weights stay fp32; the last column is the dtype "
+        "the recurrent layers compute in under bf16 autocast, as the trainer finds it at the "
+        "start of a run."
+        + (
+            f" This CPU {'has' if native_bf16 else 'lacks'} bf16 arithmetic (oneDNN's check)."
+            if device.type == "cpu" and native_bf16 is not None
+            else ""
+        ),
+        "",
+        "| cell | layers x hidden | fp32 chars/s | bf16 chars/s | bf16 / fp32 | recurrent "
+        "layers compute in |",
+        "|---|---|---:|---:|---:|---|",
+        *bf16_rows,
+        "",
         "### SimpleRNN against nn.RNN",
         "",
         "Training chars/s of the same embedding, recurrent module and head in a hand-written "
@@ -557,6 +588,14 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
         *sample_rows,
     ]
     return "\n".join(lines)
+
+
+def bf16_core_dtype(model_config: ModelConfig, vocab_size: int, device: torch.device) -> str:
+    """The dtype a bf16 run's recurrent layers compute in (the trainer's own check: fp32
+    where autocast would give them float16)."""
+    model = CharRNN(model_config, vocab_size).to(device)
+    dtype = keep_recurrence_out_of_float16(model, autocast(device, "bf16"))
+    return str(dtype).removeprefix("torch.")
 
 
 def model_gemm_shapes(plan: Plan) -> tuple[tuple[int, int, int], ...]:

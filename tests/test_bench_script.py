@@ -23,15 +23,20 @@ def test_quick_benchmark_writes_numbers_for_every_cell(
         train_row = re.search(rf"^\| {re.escape(cell)}[^|]* \| 1x32 \|(.*)$", text, re.MULTILINE)
         assert train_row, cell
     rows = [line for line in text.splitlines() if line.startswith("| ") and "1x32" in line]
-    # 3 cells in the training table, SimpleRNN vs nn.RNN, 3 in the allocator table (Linux's
-    # glibc only), 3 in sampling
+    # 3 cells in the training table, 3 in bf16 against fp32, SimpleRNN vs nn.RNN, 3 in the
+    # allocator table (Linux's glibc only), 3 in sampling
     allocator_rows = 3 if "### The allocator" in text else 0
-    assert len(rows) == 7 + allocator_rows
+    assert len(rows) == 10 + allocator_rows
     if tune_malloc():  # the tuning applies here, so the bench compares it
         assert allocator_rows == 3
+    bf16_section = text.split("### bf16 autocast")[1].split("###")[0]
     for row in rows:
         cells = [cell.strip("* x%") for cell in row.strip("|").split("|")[2:]]
+        if row in bf16_section:  # ends with the dtype the recurrent layers compute in
+            assert cells[-1].strip() in ("bfloat16", "float32"), row
+            cells = cells[:-1]
         assert all(re.fullmatch(number, cell.strip()) for cell in cells), row
+    assert sum(row in bf16_section for row in rows) == 3
     assert re.search(rf"Best: {number} GFLOP/s", text)
     assert "GRU / LSTM training speed at equal size: 1x32: " in text
 

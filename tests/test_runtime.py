@@ -51,16 +51,40 @@ def test_unknown_devices(spec: str) -> None:
         resolve_device(spec)
 
 
-def test_autocast_is_a_no_op_off_cuda() -> None:
+def test_bf16_autocasts_products_on_the_cpu() -> None:
     with autocast(torch.device("cpu"), "bf16"):
+        assert torch.is_autocast_enabled("cpu")
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    with autocast(torch.device("cpu"), "fp32"):
         assert not torch.is_autocast_enabled("cpu")
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
 
 
-def test_precision_warning_off_cuda(caplog: pytest.LogCaptureFixture) -> None:
+def test_bf16_is_a_no_op_where_autocast_does_not_apply(caplog: pytest.LogCaptureFixture) -> None:
+    with autocast(torch.device("mps"), "bf16"):
+        assert not torch.is_autocast_enabled("cpu")
+    with caplog.at_level("WARNING", logger="charnn"):
+        runtime.warn_unused_precision(torch.device("mps"), "bf16")
+    assert "applies on CUDA and CPU only; training in fp32 on mps" in caplog.text
+
+
+@pytest.mark.parametrize(("native", "warned"), [(False, True), (True, False), (None, False)])
+def test_bf16_on_a_cpu_warns_only_where_it_is_emulated(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    native: bool | None,
+    warned: bool,
+) -> None:
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: native)
     with caplog.at_level("WARNING", logger="charnn"):
         runtime.warn_unused_precision(torch.device("cpu"), "bf16")
-    assert "applies on CUDA only" in caplog.text
+        runtime.warn_unused_precision(torch.device("cpu"), "fp32")
+    assert ("no native bf16 arithmetic" in caplog.text) is warned
+    assert caplog.text.count("\n") == int(warned)  # fp32 never warns
+
+
+def test_whether_the_cpu_has_native_bf16_is_a_plain_answer() -> None:
+    assert runtime.cpu_has_native_bf16() in (True, False, None)
 
 
 def test_rng_state_round_trip_through_a_weights_only_file(tmp_path: Path) -> None:

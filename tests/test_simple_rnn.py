@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from charnn.simple_rnn import SimpleRNN
+from charnn.simple_rnn import SimpleRNN, TanhRecurrence
 
 TOLERANCE = {"atol": 1e-5, "rtol": 1e-5}
 
@@ -71,6 +71,34 @@ def test_unbatched_input_matches_nn_rnn() -> None:
     inputs, state = torch.randn(6, 5), torch.randn(2, 7)
     for a, b in zip(ours(inputs, state), reference(inputs, state), strict=True):
         torch.testing.assert_close(a, b, **TOLERANCE)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_under_cpu_autocast_the_recurrence_stays_in_fp32(bias: bool) -> None:
+    """bf16 autocast lowers the input projection only (without a bias to add, it comes out in
+    bf16): the recurrence still runs in fp32."""
+    ours, reference = twin_modules(2, batch_first=True, bias=bias)
+    inputs = torch.randn(3, 9, 5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output, h_n = ours(inputs)
+    assert output.dtype == h_n.dtype == torch.float32
+    # nn.RNN's function, to within the bf16 rounding of the projections.
+    torch.testing.assert_close(output, reference(inputs)[0], atol=0.03, rtol=0)
+
+
+def test_the_recurrence_computes_the_same_under_autocast_forward_and_backward() -> None:
+    torch.manual_seed(0)
+    projected, h0, weight_hh = torch.randn(9, 3, 7), torch.randn(3, 7), 0.3 * torch.randn(7, 7)
+    results = []
+    for enabled in (False, True):
+        leaves = [t.clone().requires_grad_(True) for t in (projected, h0, weight_hh)]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+            outputs = TanhRecurrence.apply(*leaves)  # (T, B, H)
+            weights = torch.linspace(-1, 1, outputs.numel()).reshape(outputs.shape)
+            (outputs * weights).sum().backward()
+        results.append([outputs, *(leaf.grad for leaf in leaves)])
+    for fp32, autocast in zip(*results, strict=True):
+        assert torch.equal(fp32, autocast)
 
 
 def test_dropout_acts_between_layers_only_while_training() -> None:

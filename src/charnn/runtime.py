@@ -59,11 +59,25 @@ def configure_backends(device: torch.device) -> None:
         torch.backends.cuda.matmul.allow_tf32 = True
 
 
+AUTOCAST_DEVICES = ("cuda", "cpu")
+"""Where `train.precision=bf16` applies; elsewhere (MPS) a run trains in fp32."""
+
+
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:
-    """bf16 autocast on CUDA when asked for; a no-op otherwise."""
-    if precision == "bf16" and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    """bf16 autocast on CUDA or a CPU when asked for; a no-op otherwise."""
+    if precision == "bf16" and device.type in AUTOCAST_DEVICES:
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def cpu_has_native_bf16() -> bool | None:
+    """Whether this CPU computes bf16 products in hardware (x86 AVX512-BF16 or AMX, as oneDNN
+    sees it); None when this torch cannot say. Without it, bf16 is emulated and slower than
+    fp32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return None
 
 
 COMPILE_BACKEND = "inductor"
@@ -133,8 +147,18 @@ def compiled_training(enabled: bool) -> Iterator[None]:
 
 
 def warn_unused_precision(device: torch.device, precision: str) -> None:
-    if precision == "bf16" and device.type != "cuda":
-        logger.warning("train.precision=bf16 applies on CUDA only; training in fp32 on %s", device)
+    """Warn when `precision` will not do what it promises on `device`."""
+    if precision != "bf16":
+        return
+    if device.type not in AUTOCAST_DEVICES:
+        logger.warning(
+            "train.precision=bf16 applies on CUDA and CPU only; training in fp32 on %s", device
+        )
+    elif device.type == "cpu" and cpu_has_native_bf16() is False:
+        logger.warning(
+            "train.precision=bf16: this CPU has no native bf16 arithmetic (AVX512-BF16 or AMX), "
+            "so bf16 is emulated and likely slower than fp32; set train.precision=fp32"
+        )
 
 
 def rng_state(device: torch.device) -> dict[str, Any]:

@@ -28,8 +28,11 @@ class TanhRecurrence(torch.autograd.Function):
     step; the weight gradient is then a single product over the whole window.
     """
 
+    # Under autocast (CUDA's or the CPU's), the recurrence runs in fp32: its state feeds
+    # back into itself step after step, where bf16's 8-bit mantissa would compound.
     @staticmethod
     @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
     def forward(
         ctx: torch.autograd.function.FunctionCtx,
         projected: torch.Tensor,
@@ -48,6 +51,7 @@ class TanhRecurrence(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     @torch.amp.custom_bwd(device_type="cuda")
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad_outputs: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -57,6 +57,7 @@ from charnn.model import (
 from charnn.progress import Progress
 from charnn.run_dir import CONFIG_NAME, METRICS_NAME, start_run, training_lock
 from charnn.runtime import (
+    AUTOCAST_DEVICES,
     autocast,
     compile_model,
     compiled_training,
@@ -276,7 +277,7 @@ def _train_in(
 
     seed_everything(config.train.seed)
     model = CharRNN(config.model, len(corpus.vocab)).to(device)
-    if config.train.precision == "bf16" and device.type == "cuda":
+    if config.train.precision == "bf16" and device.type in AUTOCAST_DEVICES:
         keep_recurrence_out_of_float16(model, autocast(device, config.train.precision))
     if world.distributed:
         seed_everything(config.train.seed + world.rank)  # dropout differs between shares
