@@ -531,8 +531,8 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
         "charnn's trainer with `train.precision=bf16` beside fp32 (the charnn column above), "
         "timed in the same alternation, best of "
         f"{plan.train_repeats} runs each. The weights stay fp32; the last column is the dtype "
-        "the recurrent layers compute in under bf16 autocast, as the trainer finds it at the "
-        "start of a run."
+        "the recurrent layers hand on under bf16 autocast, as the trainer finds it at the start "
+        "of a run (where it would be float16, they run in fp32)."
         + (
             f" This CPU {'has' if native_bf16 else 'lacks'} bf16 arithmetic (oneDNN's check)."
             if device.type == "cpu" and native_bf16 is not None
@@ -540,7 +540,7 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
         ),
         "",
         "| cell | layers x hidden | fp32 chars/s | bf16 chars/s | bf16 / fp32 | recurrent "
-        "layers compute in |",
+        "layers' output |",
         "|---|---|---:|---:|---:|---|",
         *bf16_rows,
         "",
@@ -591,8 +591,8 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
 
 
 def bf16_core_dtype(model_config: ModelConfig, vocab_size: int, device: torch.device) -> str:
-    """The dtype a bf16 run's recurrent layers compute in (the trainer's own check: fp32
-    where autocast would give them float16)."""
+    """The dtype a bf16 run's recurrent layers hand on (the trainer's own check: fp32 where
+    autocast would give float16)."""
     model = CharRNN(model_config, vocab_size).to(device)
     dtype = keep_recurrence_out_of_float16(model, autocast(device, "bf16"))
     return str(dtype).removeprefix("torch.")

@@ -8,12 +8,16 @@ Runs, in fresh processes, what a user would type (here for the 80-second CPU con
 
 then the same config again with an evaluation every 250 steps (`--curve-every`), for the curve
 of validation loss against seconds (evaluations take time from that run's budget, so its last
-point sits a little above the first run's). Writes both into BENCHMARKS.md between the markers
+point sits a little above the first run's). With `--baseline KEY=VALUE` (repeatable), the config
+is also trained and scored with those overrides, for a comparison in the same run (for the CPU
+config: `--baseline train.precision=fp32 --baseline model.hidden_size=384`, what it was before
+bf16). Writes both into BENCHMARKS.md between the markers
 named after the config, `<!-- quality:NAME:start -->` and `<!-- quality:NAME:end -->` (NAME:
 the config file's name without .yaml), so the CPU and GPU configs each keep their own table.
 
     python scripts/quality_per_second.py [--data-dir DIR] [--config FILE] [--curve-every N]
-                                         [--work-dir DIR] [--out FILE]
+                                         [--baseline KEY=VALUE ...] [--work-dir DIR]
+                                         [--out FILE]
 """
 
 from __future__ import annotations
@@ -45,11 +49,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--curve-every", type=int, default=250, help="steps between evaluations")
     parser.add_argument("--work-dir", type=Path, default=ROOT / "runs" / "quality")
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="also train and score the config with this override (repeatable), to compare",
+    )
     args = parser.parse_args()
     env = dict(os.environ)
     if args.data_dir:
         env["CHARNN_DATA_DIR"] = str(Path(args.data_dir).resolve())
-    final, curve = args.work_dir / "final", args.work_dir / "curve"
+    final, curve, baseline = (args.work_dir / name for name in ("final", "curve", "baseline"))
 
     charnn("train", args.config, "--out-dir", str(final), "--overwrite", env=env)
     carried = json.loads(charnn("eval", str(final), "--json", env=env))
@@ -58,6 +69,11 @@ def main() -> None:
         "train", args.config, "--out-dir", str(curve), "--overwrite",
         "--set", f"train.eval_every={args.curve_every}", env=env,
     )  # fmt: skip
+    compared = None
+    if args.baseline:
+        overrides = [part for override in args.baseline for part in ("--set", override)]
+        charnn("train", args.config, "--out-dir", str(baseline), "--overwrite", *overrides, env=env)
+        compared = json.loads(charnn("eval", str(baseline), "--json", env=env))
     records = [json.loads(line) for line in (curve / "metrics.jsonl").read_text().splitlines()]
     points = [(r["elapsed_s"], r["step"], r["val_loss"]) for r in records if r["event"] == "eval"]
 
@@ -73,6 +89,15 @@ def main() -> None:
         f"{carried['bpc']:.3f} |",
         f"| independent windows of 64 characters (`--window 64`, a context-64 model's protocol) | "
         f"{windowed['loss']:.4f} | {windowed['bpc']:.3f} |",
+        *(
+            [
+                f"| the same config with {', '.join(f'`{o}`' for o in args.baseline)}, state "
+                f"carried ({compared['step']:,} steps) | {compared['loss']:.4f} | "
+                f"{compared['bpc']:.3f} |"
+            ]
+            if compared is not None
+            else []
+        ),
         "",
         f"Steps trained: {carried['step']:,}.",
         "",

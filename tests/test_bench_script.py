@@ -32,7 +32,7 @@ def test_quick_benchmark_writes_numbers_for_every_cell(
     bf16_section = text.split("### bf16 autocast")[1].split("###")[0]
     for row in rows:
         cells = [cell.strip("* x%") for cell in row.strip("|").split("|")[2:]]
-        if row in bf16_section:  # ends with the dtype the recurrent layers compute in
+        if row in bf16_section:  # ends with the recurrent layers' output dtype
             assert cells[-1].strip() in ("bfloat16", "float32"), row
             cells = cells[:-1]
         assert all(re.fullmatch(number, cell.strip()) for cell in cells), row

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from charnn.checkpoint import load_checkpoint
+
 from .conftest import run_script, tiny_tree
 
 
@@ -23,7 +25,9 @@ def test_quality_script_writes_the_block_named_after_its_config(
                    "<!-- quality:tiny-cpu:end -->\n")  # fmt: skip
     run_script(
         "quality_per_second.py", "--config", str(config), "--out", str(out),
-        "--curve-every", "5", "--work-dir", str(tmp_path / "work"), env=subprocess_env,
+        "--curve-every", "5", "--work-dir", str(tmp_path / "work"),
+        "--baseline", "train.lr=0.002", "--baseline", "model.hidden_size=16",
+        env=subprocess_env,
     )  # fmt: skip
     text = out.read_text()
     assert other in text and "\nold\n" not in text  # another config's block is left alone
@@ -32,6 +36,10 @@ def test_quality_script_writes_the_block_named_after_its_config(
     number = r"[\d,]+\.\d+"
     assert re.search(rf"charnn's default\) \| \*\*{number}\*\* \| {number} \|", block), block
     assert re.search(rf"protocol\) \| {number} \| {number} \|", block), block
+    compared = rf"`train.lr=0.002`, `model.hidden_size=16`, state carried \(20 steps\) \| {number}"
+    assert re.search(compared, block), block
+    baseline = load_checkpoint(tmp_path / "work" / "baseline" / "last.pt").config
+    assert (baseline.train.lr, baseline.model.hidden_size) == (0.002, 16)
     assert "Steps trained: 20." in block and "evaluated every 5 steps" in block
     curve = re.findall(r"^\| \d+ \| ([\d,]+) \| [\d.]+ \|$", block, re.MULTILINE)
     assert curve[:4] == ["5", "10", "15", "20"], block

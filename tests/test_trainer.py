@@ -121,7 +121,7 @@ def interrupt_at(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
     monkeypatch.setattr(trainer, "train_step", step_then_signal)
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # bf16: the carried state is bf16
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # bf16: the LSTM's state comes out bf16
 def test_resume_continues_bit_for_bit(
     corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, precision: str
 ) -> None:
@@ -173,6 +173,22 @@ def test_resume_refuses_model_and_data_changes_but_takes_training_changes(
         config, _ = resume_config(None, [out, "train.max_steps=60", "train.lr=0.005"])
     assert config.train.max_steps == 60 and config.train.lr == 0.005
     assert "train.max_steps changed: 40 -> 60" in caplog.text
+
+
+@pytest.mark.parametrize(("first", "then"), [("bf16", "fp32"), ("fp32", "bf16")])
+def test_resume_may_change_the_precision(
+    corpus_file: Path, tmp_path: Path, first: str, then: str
+) -> None:
+    """An LSTM under CPU autocast computes its state in bf16; the run carries and saves it in
+    fp32 (exact), so a resume in either precision takes it."""
+    tree = tiny_tree(corpus_file, tmp_path / "run", max_steps=10, precision=first)
+    train(config_from_dict(tree))
+    checkpoint = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert [part.dtype for part in checkpoint.hidden] == [torch.float32, torch.float32]
+    config, checkpoint = resume_config(
+        None, [f"out_dir={tmp_path / 'run'}", "train.max_steps=15", f"train.precision={then}"]
+    )
+    assert train(config, resume_from=checkpoint).steps == 15
 
 
 def test_resume_without_a_checkpoint(tmp_path: Path) -> None:
@@ -436,7 +452,7 @@ def test_bf16_on_cpu_trains_under_autocast_and_keeps_fp32_weights(
     with caplog.at_level("INFO", logger="charnn"):
         bf16 = train(config_from_dict(tree))
     # CPU autocast runs nn.LSTM in bf16; SimpleRNN keeps its recurrence in fp32.
-    assert f"the recurrent layers compute in {core_dtype}" in caplog.text
+    assert f"the recurrent layers' output is {core_dtype}" in caplog.text
     tree["out_dir"], tree["train"]["precision"] = str(tmp_path / "fp32"), "fp32"  # type: ignore[index]
     fp32 = train(config_from_dict(tree))
     bf16_state = load_checkpoint(bf16.run_dir / "last.pt").model_state
@@ -487,7 +503,7 @@ def test_a_core_that_computes_in_bfloat16_is_left_under_autocast(
     with caplog.at_level("INFO", logger="charnn"):
         dtype = keep_recurrence_out_of_float16(model, torch.autocast("cpu", dtype=torch.bfloat16))
     assert dtype == torch.bfloat16 and model.recurrent_autocast is True
-    assert "compute in bfloat16" in caplog.text
+    assert "output is bfloat16" in caplog.text
 
 
 @pytest.mark.cuda

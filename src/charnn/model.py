@@ -70,8 +70,9 @@ class CharRNN(nn.Module):
 def recurrent_dtype(
     model: CharRNN, autocast: contextlib.AbstractContextManager[object]
 ) -> torch.dtype:
-    """The dtype the model's recurrent core computes in under `autocast`, found by running it
-    on two zero characters (in eval mode, so that no dropout draws random numbers).
+    """The dtype of the model's recurrent core's output under `autocast` (for cuDNN's RNNs,
+    the dtype they compute in), found by running it on two zero characters (in eval mode, so
+    that no dropout draws random numbers).
 
     Asked for bfloat16, CUDA autocast may give cuDNN's RNNs float16 instead: its wrapper for
     them (`_cudnn_rnn_cast_reflatten` in PyTorch's AutocastRNN.cpp) casts the weights, input
@@ -91,14 +92,16 @@ def recurrent_dtype(
 
 
 def detach_hidden(hidden: Hidden) -> Hidden:
-    """Cut the hidden state from the graph that produced it.
+    """Cut the hidden state from the graph that produced it, as fp32.
 
     The state carries on to the next window (truncated BPTT); without this, backward would run
-    through every window since the start of the epoch.
+    through every window since the start of the epoch. Under bf16 autocast an LSTM hands its
+    state on in bf16; carried as fp32 (an exact cast) it has one dtype in checkpoints, in the
+    gather across processes and in a run resumed under another `train.precision`.
     """
     if isinstance(hidden, tuple):
-        return tuple(part.detach() for part in hidden)  # type: ignore[return-value]
-    return hidden.detach()
+        return tuple(part.detach().float() for part in hidden)  # type: ignore[return-value]
+    return hidden.detach().float()
 
 
 def hidden_to_list(hidden: Hidden | None) -> list[torch.Tensor]:
@@ -112,7 +115,7 @@ def hidden_to_list(hidden: Hidden | None) -> list[torch.Tensor]:
 def hidden_from_list(parts: list[torch.Tensor], device: torch.device) -> Hidden | None:
     if not parts:
         return None
-    moved = [part.to(device) for part in parts]
+    moved = [part.to(device=device, dtype=torch.float32) for part in parts]
     return (moved[0], moved[1]) if len(moved) == 2 else moved[0]
 
 

@@ -107,7 +107,7 @@ def keep_recurrence_out_of_float16(
     model: CharRNN, autocast_context: contextlib.AbstractContextManager[object]
 ) -> torch.dtype:
     """Make sure `autocast_context` (bfloat16) does not run the recurrent core in float16; the
-    dtype the core computes in from now on.
+    dtype the core's output has from now on.
 
     When it would (see `recurrent_dtype`), the core runs in fp32 instead: float16 without loss
     scaling would let small gradients underflow, and fp32 RNNs on cuDNN still use the tensor
@@ -123,7 +123,7 @@ def keep_recurrence_out_of_float16(
         )
         return torch.float32
     logger.info(
-        "bf16 autocast: the recurrent layers compute in %s", str(dtype).removeprefix("torch.")
+        "bf16 autocast: the recurrent layers' output is %s", str(dtype).removeprefix("torch.")
     )
     return dtype
 
