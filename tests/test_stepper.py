@@ -9,7 +9,7 @@ import torch
 
 from charnn.config import ModelConfig
 from charnn.model import CharRNN
-from charnn.stepper import Stepper
+from charnn.stepper import FEATURE_MAJOR_STREAMS, Stepper
 
 
 @pytest.fixture
@@ -25,7 +25,8 @@ def two_threads() -> Iterator[None]:
 @pytest.mark.usefixtures("two_threads")
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("num_layers", [1, 3])
-@pytest.mark.parametrize("streams", [1, 4])  # one stream: products split in two, batched
+# One stream: products split in two, batched; 16 streams: the feature-major layout.
+@pytest.mark.parametrize("streams", [1, 4, 16])
 def test_step_by_step_logits_equal_the_full_forward_pass(
     cell: str, num_layers: int, streams: int
 ) -> None:
@@ -39,6 +40,7 @@ def test_step_by_step_logits_equal_the_full_forward_pass(
         expected, _ = model(ids)  # (N, T, V)
         logits, hidden = model(ids[:, :5])  # a prime of 5, read the usual way
         stepper = Stepper(model, hidden)
+        assert stepper.feature_major == (streams in FEATURE_MAJOR_STREAMS)
         got = [logits[:, -1]]
         for position in range(5, 20):
             got.append(stepper.step(ids[:, position]))
@@ -52,31 +54,56 @@ def test_step_by_step_logits_equal_the_full_forward_pass(
         )
 
 
-def test_logit_scale_multiplies_the_logits() -> None:
+@pytest.mark.parametrize("streams", [3, 32])
+def test_logit_scale_multiplies_the_logits(streams: int) -> None:
     torch.manual_seed(0)
     model = CharRNN(ModelConfig(cell="gru", hidden_size=16, num_layers=2), vocab_size=7).eval()
-    ids = torch.randint(0, 7, (3, 6))  # (N, T)
+    ids = torch.randint(0, 7, (streams, 6))  # (N, T)
     with torch.inference_mode():
         expected, _ = model(ids)  # (N, T, V)
-        stepper = Stepper(model, model.zero_hidden(3), logit_scale=0.25)
+        stepper = Stepper(model, model.zero_hidden(streams), logit_scale=0.25)
         got = [stepper.step(ids[:, position]) for position in range(6)]
     torch.testing.assert_close(torch.stack(got, dim=1), expected * 0.25, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_running_the_products_alone_leaves_the_state_as_it_was(cell: str) -> None:
+@pytest.mark.parametrize("streams", [2, 16])
+def test_running_the_products_alone_leaves_the_state_as_it_was(cell: str, streams: int) -> None:
     torch.manual_seed(0)
     model = CharRNN(ModelConfig(cell=cell, hidden_size=16, num_layers=2), vocab_size=7).eval()
-    ids = torch.randint(0, 7, (2, 5))  # (N, T)
+    ids = torch.randint(0, 7, (streams, 5))  # (N, T)
     with torch.inference_mode():
         expected, _ = model(ids)  # (N, T, V)
-        stepper = Stepper(model, model.zero_hidden(2))
+        stepper = Stepper(model, model.zero_hidden(streams))
         got = []
         for position in range(5):
             stepper.run_products()  # as the benchmark times them, between real steps
             got.append(stepper.step(ids[:, position]))
             stepper.run_products()
     torch.testing.assert_close(torch.stack(got, dim=1), expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("streams", [5, 16])
+def test_a_head_bias_per_stream_replaces_the_heads_bias(streams: int) -> None:
+    """The sampler passes the head's bias plus noise, one row per stream."""
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(cell="lstm", hidden_size=16, num_layers=2), vocab_size=7).eval()
+    ids = torch.randint(0, 7, (streams,))
+    with torch.inference_mode():
+        expected, _ = model(ids.unsqueeze(1))  # (N, 1, V)
+        noise = torch.randn(streams, 7)
+        stepper = Stepper(model, model.zero_hidden(streams))
+        got = stepper.step(ids, head_bias=model.head.bias + noise)
+    torch.testing.assert_close(got, expected[:, 0] + noise, atol=1e-5, rtol=1e-5)
+
+
+def test_which_stream_counts_lay_the_buffers_out_feature_major() -> None:
+    model = CharRNN(ModelConfig(cell="rnn", hidden_size=8, num_layers=1), vocab_size=5).eval()
+    with torch.inference_mode():
+        layouts = {
+            n: Stepper(model, model.zero_hidden(n)).feature_major for n in (1, 8, 16, 64, 128)
+        }
+    assert layouts == {1: False, 8: False, 16: True, 64: True, 128: False}
 
 
 @pytest.mark.cuda

@@ -149,7 +149,7 @@ class _Draws:
         scale = 1 / options.temperature if self._folded else 1.0
         self._stepper = Stepper(model, hidden, logit_scale=scale)
         head_bias = self._stepper.head_bias  # (V,), already divided when folded
-        shape = (self._stepper.h[0].shape[0], head_bias.shape[0])  # (N, V)
+        shape = (self._stepper.num_streams, head_bias.shape[0])  # (N, V)
         self._noise = None
         if self._folded:
             self._noise = _NoiseRows(

@@ -21,10 +21,15 @@ Sampling does exactly that, once per character, so it does the cell arithmetic i
   per operation, and allocating results and slicing views were a good share of them;
 - every tanh is taken as 2 * sigmoid(2x) - 1, with the doubling folded into the weights once
   (see `_tanh_from_doubled`): an LSTM layer then takes one sigmoid over all four gates;
+- on a CPU with 16, 32, 48 or 64 streams, every buffer is laid out feature-major, (features, N),
+  and each product is weight (M, K) @ state (K, N): there a whole step ran up to 1.5x faster
+  than with state (N, K) @ weight (K, M) on this project's CPU; other stream counts, and other
+  devices, keep the batch-major layout (see `FEATURE_MAJOR_STREAMS`);
 - the cell's gates follow PyTorch's definitions of LSTM (i, f, g, o), GRU (r, z, n) and the
   tanh RNN, so the logits equal those of the full model (tested against a plain forward pass).
 
-At one stream, the time per character is mostly reading the weights, once per character.
+At one stream, the time per character is mostly reading the weights, once per character; over
+many streams, it is mostly the products' arithmetic.
 """
 
 from __future__ import annotations
@@ -32,6 +37,14 @@ from __future__ import annotations
 import torch
 
 from charnn.model import CharRNN, Hidden
+
+FEATURE_MAJOR_STREAMS = (16, 32, 48, 64)
+"""On a CPU, these stream counts lay the buffers out feature-major. Measured with MKL on this
+project's AVX-512 CPU, 2 threads, whole steps of 2x256 and 2x512 models against the batch-major
+layout, in two runs: an LSTM or GRU 1.2-1.6x at 16 to 48 streams and 1.1-1.3x at 64; the tanh RNN,
+whose products are narrower (H outputs against 3H or 4H), 0.94-1.30x. At 128 and 256 streams the
+RNN ran at 0.84-0.95x; with 8 streams or fewer the products alone ran 2-4x slower feature-major,
+and unevenly at 12 and 24 (16 fp32 values fill one AVX-512 register)."""
 
 
 def _tanh_from_doubled(
@@ -51,15 +64,19 @@ class _Product:
     """One fixed product of a step, `out = bias + rows @ weight` (or `out += rows @ weight`
     without a bias), between buffers that are updated in place: `run()` takes no arguments.
 
-    rows (N, K) and out (N, M) are views of the stepper's buffers. The weight is given as the
-    modules store it, one or more (M, K_b) blocks whose inputs sit side by side in `rows`
-    (K = the sum of the K_b), and `column_scale` (M,) multiplies its columns; both are copied
-    once, in one pass per block, into the layout the product reads: (K, M), so that a one-row
+    The weight is given as the modules store it, one or more (M, K_b) blocks whose inputs sit
+    side by side in `rows` (K = the sum of the K_b), and `column_scale` (M,) multiplies its
+    columns; both are copied once, in one pass per block, into the layout the product reads.
+
+    Batch-major (rows (N, K), out (N, M)): the weight is copied to (K, M), so that a one-row
     product streams each weight row once, which measured faster on a CPU than the (out, in)
     order the modules store. With `parts` > 1 (one row only), the columns are split into
     `parts` blocks and the product runs as one batched call, (P, 1, K) @ (P, K, M/P), writing
     straight into `out`: for one row, (P, 1, M/P) blocks laid side by side are exactly out's
     memory.
+
+    Feature-major (rows (K, N), out (M, N)): the product is weight (M, K) @ rows (K, N), the
+    modules' own order, and the bias a column (M, 1) that broadcasts over the streams.
     """
 
     def __init__(
@@ -71,7 +88,17 @@ class _Product:
         bias: torch.Tensor | None,
         *,
         parts: int,
+        feature_major: bool = False,
     ) -> None:
+        self._feature_major = feature_major
+        self._bias = bias
+        self._rows, self._out = rows, out
+        self._batched = False
+        if feature_major:
+            self._weight = torch.cat(blocks, dim=1).mul_(column_scale.unsqueeze(1))  # (M, K)
+            if bias is not None:
+                self._bias = bias.unsqueeze(1)  # (M, 1)
+            return
         width = column_scale.shape[0]
         if parts > 1 and (rows.shape[0] != 1 or width % parts):
             parts = 1
@@ -88,19 +115,22 @@ class _Product:
                 self._weight[part, first:last].copy_(columns.t())
             first = last
         self._weight.mul_(column_scale.view(parts, 1, block_width))
-        self._bias = bias
         if parts == 1:
-            self._rows, self._out = rows, out
             self._weight = self._weight[0]  # (K, M)
         else:
             self._rows = rows.unsqueeze(0).expand(parts, 1, -1)  # (P, 1, K)
             self._out = out.view(1, parts, block_width).permute(1, 0, 2)  # (P, 1, M/P)
             if bias is not None:
                 self._bias = bias.view(parts, 1, block_width)
-        self._batched = parts > 1
+            self._batched = True
 
     def run(self) -> None:
-        if self._batched:
+        if self._feature_major:
+            if self._bias is None:
+                self._out.addmm_(self._weight, self._rows)
+            else:
+                torch.addmm(self._bias, self._weight, self._rows, out=self._out)
+        elif self._batched:
             if self._bias is None:
                 self._out.baddbmm_(self._rows, self._weight)
             else:
@@ -123,7 +153,9 @@ class Stepper:
         self.hidden_size = size = model.config.hidden_size
         rnn, layers = model.rnn, range(self.num_layers)
         parts = hidden if isinstance(hidden, tuple) else (hidden,)
-        rows = parts[0].shape[1]
+        self.num_streams = rows = parts[0].shape[1]
+        on_cpu = parts[0].device.type == "cpu"
+        self.feature_major = on_cpu and rows in FEATURE_MAJOR_STREAMS
         # The modules' own (G*H, in) weights: each `_Product` copies its own once.
         weights_ih = [getattr(rnn, f"weight_ih_l{k}") for k in layers]
         weights_hh = [getattr(rnn, f"weight_hh_l{k}") for k in layers]
@@ -144,31 +176,39 @@ class Stepper:
             if self.cell == "rnn":
                 doubled.fill_(2.0)
             # (V, G*H): the first layer's input projection of each character, bias included.
-            self._first_layer_table = torch.addmm(
-                biases_ih[0], model.embedding.weight, weights_ih[0].t()
-            ).mul_(doubled)
+            table = torch.addmm(biases_ih[0], model.embedding.weight, weights_ih[0].t())
+            table.mul_(doubled)
+            # Feature-major, (G*H, V): a step then picks its columns.
+            self._first_layer_table = table.t().contiguous() if self.feature_major else table
             biases_ih, biases_hh = (
                 [bias * doubled for bias in biases] for biases in (biases_ih, biases_hh)
             )
             head = model.head.weight  # (V, H)
-            self.head_weight = torch.mul(head.t(), logit_scale, out=head.new_empty(size, len(head)))
-            self.head_bias = model.head.bias * logit_scale
-            # Layer k's state is columns k*H..(k+1)*H of one buffer.
-            self._states = torch.cat(list(parts[0].unbind(0)), dim=1)  # (N, L*H)
+            if self.feature_major:
+                self.head_weight = head * logit_scale  # (V, H)
+            else:
+                self.head_weight = torch.mul(
+                    head.t(), logit_scale, out=head.new_empty(size, len(head))
+                )  # (H, V)
+            self.head_bias = model.head.bias * logit_scale  # (V,)
+            # Layer k's state is features k*H..(k+1)*H of one buffer, (N, L*H) or (L*H, N).
+            states = [self._layout(state) for state in parts[0].unbind(0)]
+            self._states = torch.cat(states, dim=0 if self.feature_major else 1)
             # The LSTM's cell states, doubled like the pre-activations: tanh(c) is then a
             # sigmoid of the state as it is.
-            self._doubled_c = [2 * state for state in parts[1].unbind(0)] if len(parts) == 2 else []
+            self._doubled_c = (
+                [self._layout(2 * state) for state in parts[1].unbind(0)] if len(parts) == 2 else []
+            )
             self._minus_one = self._states.new_tensor(-1.0)
-        self.h = [self._states[:, k * size : (k + 1) * size] for k in layers]  # views
-        width = self._first_layer_table.shape[1]
-        self._projected = [self._states.new_empty(rows, width) for _ in layers]  # (N, G*H)
+        self.h = [self._features(self._states, k * size, (k + 1) * size) for k in layers]
+        width = table.shape[1]
+        self._projected = [self._new_buffer(width) for _ in layers]  # (N, G*H) or (G*H, N)
         if self.cell == "gru":
-            self._recurrent = [self._states.new_empty(rows, width) for _ in layers]  # (N, 3H)
+            self._recurrent = [self._new_buffer(width) for _ in layers]  # 3H features
         if self.cell == "lstm":
-            self._tanh_c = [self._states.new_empty(rows, size) for _ in layers]
+            self._tanh_c = [self._new_buffer(size) for _ in layers]
         self._gates = [self._cut_gates(layer) for layer in layers]
 
-        on_cpu = self._states.device.type == "cpu"
         split = 2 if on_cpu and torch.get_num_threads() > 1 else 1
         with torch.inference_mode():
             # What each layer's product adds to `_projected` (layer 0: after the table lookup).
@@ -179,68 +219,89 @@ class Stepper:
                     recurrent = (
                         None
                         if self.cell == "gru"
-                        else _Product(
-                            self.h[0], [weights_hh[0]], doubled, projected, None, parts=split
+                        else self._product(
+                            self.h[0], [weights_hh[0]], doubled, projected, None, split
                         )
                     )
                     self._products.append(recurrent)
                 elif self.cell == "gru":
                     self._products.append(
-                        _Product(
-                            self.h[k - 1],
-                            [weights_ih[k]],
-                            doubled,
-                            projected,
-                            biases_ih[k],
-                            parts=split,
+                        self._product(
+                            self.h[k - 1], [weights_ih[k]], doubled, projected, biases_ih[k], split
                         )
                     )
-                else:  # one product: [h_below, h_own] (N, 2H) @ [W_ih; W_hh] (2H, G*H)
-                    below_and_own = self._states[:, (k - 1) * size : (k + 1) * size]
+                else:  # one product: [h_below, h_own] (2H features) by [W_ih, W_hh]
+                    below_and_own = self._features(self._states, (k - 1) * size, (k + 1) * size)
                     self._products.append(
-                        _Product(
+                        self._product(
                             below_and_own,
                             [weights_ih[k], weights_hh[k]],
                             doubled,
                             projected,
                             biases_ih[k],
-                            parts=split,
+                            split,
                         )
                     )
             self._recurrent_products: list[_Product] = []
             if self.cell == "gru":  # h W_hh + b_hh, kept apart for the reset gate
                 self._recurrent_products = [
-                    _Product(
-                        self.h[k],
-                        [weights_hh[k]],
-                        doubled,
-                        self._recurrent[k],
-                        biases_hh[k],
-                        parts=split,
+                    self._product(
+                        self.h[k], [weights_hh[k]], doubled, self._recurrent[k], biases_hh[k], split
                     )
                     for k in layers
                 ]
 
+    def _layout(self, batch_major: torch.Tensor) -> torch.Tensor:
+        """A (N, F) tensor as this stepper lays out its buffers: itself, or a (F, N) copy."""
+        return batch_major.t().contiguous() if self.feature_major else batch_major
+
+    def _new_buffer(self, width: int) -> torch.Tensor:
+        """An empty buffer of `width` features per stream, in this stepper's layout."""
+        shape = (width, self.num_streams) if self.feature_major else (self.num_streams, width)
+        return self._states.new_empty(shape)
+
+    def _features(self, buffer: torch.Tensor, first: int, last: int) -> torch.Tensor:
+        """The view of features first..last of every stream in `buffer`."""
+        return buffer[first:last] if self.feature_major else buffer[:, first:last]
+
+    def _product(
+        self,
+        rows: torch.Tensor,
+        blocks: list[torch.Tensor],
+        column_scale: torch.Tensor,
+        out: torch.Tensor,
+        bias: torch.Tensor | None,
+        parts: int,
+    ) -> _Product:
+        return _Product(
+            rows, blocks, column_scale, out, bias, parts=parts, feature_major=self.feature_major
+        )
+
     def _cut_gates(self, layer: int) -> dict[str, torch.Tensor]:
         """Views of one layer's buffers, one per gate."""
         size = self.hidden_size
+
+        def gate(buffer: torch.Tensor, first: int, last: int) -> torch.Tensor:
+            """Blocks first..last of H features."""
+            return self._features(buffer, first * size, last * size)
+
         projected = self._projected[layer]
         if self.cell == "lstm":
             return {
-                "input": projected[:, :size],
-                "forget": projected[:, size : 2 * size],
-                "candidate": projected[:, 2 * size : 3 * size],  # sigmoid(2 g): g = 2 * it - 1
-                "output": projected[:, 3 * size :],
+                "input": gate(projected, 0, 1),
+                "forget": gate(projected, 1, 2),
+                "candidate": gate(projected, 2, 3),  # sigmoid(2 g): g = 2 * it - 1
+                "output": gate(projected, 3, 4),
             }
         if self.cell == "gru":
             recurrent = self._recurrent[layer]
             return {
-                "rz": projected[:, : 2 * size],
-                "recurrent_rz": recurrent[:, : 2 * size],
-                "reset": projected[:, :size],  # after the in-place sigmoid
-                "update": projected[:, size : 2 * size],
-                "new": projected[:, 2 * size :],
-                "recurrent_new": recurrent[:, 2 * size :],
+                "rz": gate(projected, 0, 2),
+                "recurrent_rz": gate(recurrent, 0, 2),
+                "reset": gate(projected, 0, 1),  # after the in-place sigmoid
+                "update": gate(projected, 1, 2),
+                "new": gate(projected, 2, 3),
+                "recurrent_new": gate(recurrent, 2, 3),
             }
         return {}
 
@@ -249,17 +310,26 @@ class Stepper:
 
         `head_bias` (N, V), when given, stands in for the head's own bias in its addmm: the
         sampler passes that bias plus its noise, so adding the noise costs no extra operation.
+        (Feature-major, the logits are a transposed view of a (V, N) buffer.)
         """
         for layer in range(self.num_layers):
-            projected = self._projected[layer]  # (N, G*H)
+            projected = self._projected[layer]
             if layer == 0:
-                torch.index_select(self._first_layer_table, 0, ids, out=projected)
+                torch.index_select(
+                    self._first_layer_table, int(self.feature_major), ids, out=projected
+                )
             product = self._products[layer]
             if product is not None:
                 product.run()
             self._cell(layer, projected)
-        bias = self.head_bias if head_bias is None else head_bias
-        return torch.addmm(bias, self.h[-1], self.head_weight)  # (N, V)
+        return self._head(self.head_bias if head_bias is None else head_bias)
+
+    def _head(self, bias: torch.Tensor) -> torch.Tensor:
+        """The last layer's state through the head: logits (N, V), `bias` (V,) or (N, V)."""
+        if self.feature_major:
+            bias_columns = bias.unsqueeze(1) if bias.dim() == 1 else bias.t()  # (V, 1) or (V, N)
+            return torch.addmm(bias_columns, self.head_weight, self.h[-1]).t()
+        return torch.addmm(bias, self.h[-1], self.head_weight)
 
     def run_products(self) -> None:
         """Run only this step's matrix products, the head's included, on the current buffers;
@@ -268,7 +338,7 @@ class Stepper:
         for product in [*self._products, *self._recurrent_products]:
             if product is not None:
                 product.run()
-        torch.addmm(self.head_bias, self.h[-1], self.head_weight)
+        self._head(self.head_bias)
 
     def _cell(self, layer: int, projected: torch.Tensor) -> None:
         """Move the layer's h (and c) one step on, in place, from its gates' pre-activations:
