@@ -213,3 +213,49 @@ def test_ranks_whose_clocks_disagree_finish_together(
     script.write_text(LATE_RANK_ZERO)
     charnn(config, env=distributed_env, processes=2, program=[str(script)], timeout=90)
     assert load_checkpoint(run / "last.pt").step == STEPS
+
+
+# The eager backend (no C++ compiler, seconds), recording each graph TorchDynamo hands it.
+RECORDING_BACKEND = """
+import os, sys
+import charnn.runtime
+from charnn.cli import main
+def recording_backend(graph, example_inputs):
+    print(f"rank {os.environ['RANK']} compiled a graph of {len(graph.graph.nodes)} nodes",
+          file=sys.stderr, flush=True)
+    return graph.forward
+charnn.runtime.COMPILE_BACKEND = recording_backend
+sys.argv[0] = "charnn"
+main()
+"""
+
+
+@pytest.mark.slow
+def test_a_compiled_run_under_torchrun_matches_one_eager_process(
+    corpus_file: Path, tmp_path: Path, distributed_env: dict[str, str]
+) -> None:
+    single = tmp_path / "single"
+    charnn(write_config(corpus_file, single), env=distributed_env)
+    compiled = tmp_path / "compiled"
+    script = tmp_path / "recording_backend.py"
+    script.write_text(RECORDING_BACKEND)
+    done = charnn(
+        write_config(corpus_file, compiled),
+        "--set",
+        "train.compile=true",
+        env=distributed_env,
+        processes=2,
+        program=[str(script)],
+    )
+    # Both processes ran their steps through TorchDynamo's graphs...
+    for rank in (0, 1):
+        assert f"rank {rank} compiled a graph" in done.stderr, done.stderr[-3000:]
+    # ...and computed what one uncompiled process computes with the same global batch.
+    expected, got = train_losses(single), train_losses(compiled)
+    assert sorted(got) == list(range(1, STEPS + 1)) == sorted(expected)
+    for step in expected:
+        assert got[step] == pytest.approx(expected[step], abs=1e-5), step
+    one, two = load_checkpoint(single / "last.pt"), load_checkpoint(compiled / "last.pt")
+    assert sorted(two.model_state) == sorted(one.model_state)  # names as an uncompiled run's
+    for name, weight in one.model_state.items():
+        torch.testing.assert_close(two.model_state[name], weight, atol=1e-5, rtol=0)

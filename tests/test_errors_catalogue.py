@@ -568,13 +568,6 @@ def _(s: Situation) -> list[str]:
     return ["train", str(s.config(compile=True))]
 
 
-@scenario("compile-under-torchrun")
-def _(s: Situation) -> list[str]:
-    for key, value in {"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"}.items():
-        s.monkeypatch.setenv(key, value)
-    return ["train", str(s.config(compile=True))]
-
-
 # -- the test -----------------------------------------------------------------------------------
 
 ROWS = read_catalogue()

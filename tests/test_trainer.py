@@ -602,17 +602,6 @@ def test_a_failing_compile_is_one_clear_error(
     assert "model.cell=lstm train slower on a CPU" in caplog.text
 
 
-def test_compile_is_refused_under_torchrun(
-    corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for key, value in {"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"}.items():
-        monkeypatch.setenv(key, value)
-    config = config_from_dict(tiny_tree(corpus_file, tmp_path / "run", compile=True))
-    with pytest.raises(ConfigError, match="not supported under torchrun"):
-        train(config)
-    assert not (tmp_path / "run").exists()  # refused before anything was written
-
-
 @pytest.mark.slow
 @pytest.mark.usefixtures("fresh_dynamo")
 @pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="needs a C++ compiler")

@@ -156,8 +156,8 @@ class TrainConfig:
     compile: bool = False
     """Run the training step through `torch.compile` (TorchDynamo with `allow_rnn` on, then
     Inductor; needs a C++ compiler on a CPU). Measured on a CPU: the GRU trains faster after
-    minutes of compiling, the LSTM and SimpleRNN slower (BENCHMARKS.md). One process only,
-    not under torchrun."""
+    minutes of compiling, the LSTM and SimpleRNN slower (BENCHMARKS.md). Under torchrun each
+    process compiles the DistributedDataParallel-wrapped model."""
     tensorboard: bool = False
     """Also write the metrics as TensorBoard scalars to <out_dir>/tensorboard (needs the
     tensorboard package: pip install 'charnn[tensorboard]'); metrics.jsonl stays the record."""

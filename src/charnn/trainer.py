@@ -40,7 +40,7 @@ from charnn.config import (
     load_config,
 )
 from charnn.data import TrainStreams, split_ids
-from charnn.distributed import World, join_world, launched_by_torchrun, leave_world, rank_device
+from charnn.distributed import World, join_world, leave_world, rank_device
 from charnn.errors import CheckpointError, ConfigError, TrainingDiverged
 from charnn.evaluator import evaluate
 from charnn.interruptions import interrupted, out_of_memory_is_a_user_error, stop_on_signals
@@ -223,10 +223,6 @@ def train(
 ) -> TrainSummary:
     """Train a model as `config` says, writing the run directory; resume when given a checkpoint."""
     device = resolve_device(config.device)
-    if config.train.compile and launched_by_torchrun():
-        raise ConfigError(
-            "train.compile is not supported under torchrun yet; set train.compile=false"
-        )
     world = join_world(device)  # one process, or one of several started by torchrun
     finished = False
     try:
