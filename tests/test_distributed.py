@@ -130,6 +130,18 @@ def train_losses(run: Path) -> dict[int, float]:
     }
 
 
+def assert_same_training(expected_run: Path, run: Path) -> None:
+    """Every step's loss and the final weights, with the same parameter names, to 1e-5."""
+    expected, got = train_losses(expected_run), train_losses(run)
+    assert sorted(got) == list(range(1, STEPS + 1)) == sorted(expected)
+    for step in expected:
+        assert got[step] == pytest.approx(expected[step], abs=1e-5), step
+    one, two = load_checkpoint(expected_run / "last.pt"), load_checkpoint(run / "last.pt")
+    assert sorted(two.model_state) == sorted(one.model_state)
+    for name, weight in one.model_state.items():
+        torch.testing.assert_close(two.model_state[name], weight, atol=1e-5, rtol=0)
+
+
 @pytest.fixture
 def distributed_env(subprocess_env: dict[str, str]) -> dict[str, str]:
     env = dict(subprocess_env)
@@ -146,14 +158,9 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(
     double = tmp_path / "double"
     done = charnn(write_config(corpus_file, double), env=distributed_env, processes=2)
 
-    expected, got = train_losses(single), train_losses(double)
-    assert sorted(got) == list(range(1, STEPS + 1)) == sorted(expected)
-    for step in expected:
-        assert got[step] == pytest.approx(expected[step], abs=1e-5), step
+    assert_same_training(single, double)
     one, two = load_checkpoint(single / "last.pt"), load_checkpoint(double / "last.pt")
     assert two.step == STEPS and two.val_loss == pytest.approx(one.val_loss, abs=1e-5)
-    for name, weight in one.model_state.items():
-        torch.testing.assert_close(two.model_state[name], weight, atol=1e-5, rtol=0)
     # The checkpoint holds all 4 streams' state, gathered from both processes, and both RNGs.
     assert two.hidden[0].shape == one.hidden[0].shape == (1, 4, 32)
     torch.testing.assert_close(two.hidden[0], one.hidden[0], atol=1e-5, rtol=0)
@@ -250,12 +257,6 @@ def test_a_compiled_run_under_torchrun_matches_one_eager_process(
     # Both processes ran their steps through TorchDynamo's graphs...
     for rank in (0, 1):
         assert f"rank {rank} compiled a graph" in done.stderr, done.stderr[-3000:]
-    # ...and computed what one uncompiled process computes with the same global batch.
-    expected, got = train_losses(single), train_losses(compiled)
-    assert sorted(got) == list(range(1, STEPS + 1)) == sorted(expected)
-    for step in expected:
-        assert got[step] == pytest.approx(expected[step], abs=1e-5), step
-    one, two = load_checkpoint(single / "last.pt"), load_checkpoint(compiled / "last.pt")
-    assert sorted(two.model_state) == sorted(one.model_state)  # names as an uncompiled run's
-    for name, weight in one.model_state.items():
-        torch.testing.assert_close(two.model_state[name], weight, atol=1e-5, rtol=0)
+    # ...and computed what one uncompiled process computes with the same global batch, saving
+    # the uncompiled model's parameter names.
+    assert_same_training(single, compiled)

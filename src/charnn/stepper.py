@@ -34,6 +34,8 @@ many streams, it is mostly the products' arithmetic.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from charnn.model import CharRNN, Hidden
@@ -210,6 +212,7 @@ class Stepper:
         self._gates = [self._cut_gates(layer) for layer in layers]
 
         split = 2 if on_cpu and torch.get_num_threads() > 1 else 1
+        product = functools.partial(_Product, parts=split, feature_major=self.feature_major)
         with torch.inference_mode():
             # What each layer's product adds to `_projected` (layer 0: after the table lookup).
             self._products: list[_Product | None] = []
@@ -219,35 +222,28 @@ class Stepper:
                     recurrent = (
                         None
                         if self.cell == "gru"
-                        else self._product(
-                            self.h[0], [weights_hh[0]], doubled, projected, None, split
-                        )
+                        else product(self.h[0], [weights_hh[0]], doubled, projected, None)
                     )
                     self._products.append(recurrent)
                 elif self.cell == "gru":
                     self._products.append(
-                        self._product(
-                            self.h[k - 1], [weights_ih[k]], doubled, projected, biases_ih[k], split
-                        )
+                        product(self.h[k - 1], [weights_ih[k]], doubled, projected, biases_ih[k])
                     )
                 else:  # one product: [h_below, h_own] (2H features) by [W_ih, W_hh]
                     below_and_own = self._features(self._states, (k - 1) * size, (k + 1) * size)
                     self._products.append(
-                        self._product(
+                        product(
                             below_and_own,
                             [weights_ih[k], weights_hh[k]],
                             doubled,
                             projected,
                             biases_ih[k],
-                            split,
                         )
                     )
             self._recurrent_products: list[_Product] = []
             if self.cell == "gru":  # h W_hh + b_hh, kept apart for the reset gate
                 self._recurrent_products = [
-                    self._product(
-                        self.h[k], [weights_hh[k]], doubled, self._recurrent[k], biases_hh[k], split
-                    )
+                    product(self.h[k], [weights_hh[k]], doubled, self._recurrent[k], biases_hh[k])
                     for k in layers
                 ]
 
@@ -263,19 +259,6 @@ class Stepper:
     def _features(self, buffer: torch.Tensor, first: int, last: int) -> torch.Tensor:
         """The view of features first..last of every stream in `buffer`."""
         return buffer[first:last] if self.feature_major else buffer[:, first:last]
-
-    def _product(
-        self,
-        rows: torch.Tensor,
-        blocks: list[torch.Tensor],
-        column_scale: torch.Tensor,
-        out: torch.Tensor,
-        bias: torch.Tensor | None,
-        parts: int,
-    ) -> _Product:
-        return _Product(
-            rows, blocks, column_scale, out, bias, parts=parts, feature_major=self.feature_major
-        )
 
     def _cut_gates(self, layer: int) -> dict[str, torch.Tensor]:
         """Views of one layer's buffers, one per gate."""
