@@ -122,6 +122,14 @@ def charnn(
     return done
 
 
+def patched_charnn(script: Path, patch: str) -> list[str]:
+    """A script standing in for `-m charnn` (for `charnn`'s `program`) that runs `patch` first."""
+    script.write_text(
+        f'{patch}\nimport sys\nfrom charnn.cli import main\nsys.argv[0] = "charnn"\nmain()\n'
+    )
+    return [str(script)]
+
+
 def train_losses(run: Path) -> dict[int, float]:
     return {
         record["step"]: record["loss"]
@@ -193,17 +201,14 @@ def test_resume_under_torchrun_continues_exactly(
 # Rank 0 enters the training loop 2 s after rank 1, as when its own start-up work (the run
 # directory, logging) takes longer: each rank's local clock then reads differently.
 LATE_RANK_ZERO = """
-import os, sys, time
+import os, time
 from charnn import trainer
-from charnn.cli import main
 if os.environ["RANK"] == "0":
     loop = trainer._Run.loop
     def late_loop(self, *args, **kwargs):
         time.sleep(2)
         return loop(self, *args, **kwargs)
     trainer._Run.loop = late_loop
-sys.argv[0] = "charnn"
-main()
 """
 
 
@@ -216,9 +221,8 @@ def test_ranks_whose_clocks_disagree_finish_together(
     # or one waits forever in a collective the other never joins.
     run = tmp_path / "run"
     config = write_config(corpus_file, run)
-    script = tmp_path / "late_rank_zero.py"
-    script.write_text(LATE_RANK_ZERO)
-    charnn(config, env=distributed_env, processes=2, program=[str(script)], timeout=90)
+    program = patched_charnn(tmp_path / "late_rank_zero.py", LATE_RANK_ZERO)
+    charnn(config, env=distributed_env, processes=2, program=program, timeout=90)
     assert load_checkpoint(run / "last.pt").step == STEPS
 
 
@@ -226,14 +230,11 @@ def test_ranks_whose_clocks_disagree_finish_together(
 RECORDING_BACKEND = """
 import os, sys
 import charnn.runtime
-from charnn.cli import main
 def recording_backend(graph, example_inputs):
     print(f"rank {os.environ['RANK']} compiled a graph of {len(graph.graph.nodes)} nodes",
           file=sys.stderr, flush=True)
     return graph.forward
 charnn.runtime.COMPILE_BACKEND = recording_backend
-sys.argv[0] = "charnn"
-main()
 """
 
 
@@ -244,15 +245,14 @@ def test_a_compiled_run_under_torchrun_matches_one_eager_process(
     single = tmp_path / "single"
     charnn(write_config(corpus_file, single), env=distributed_env)
     compiled = tmp_path / "compiled"
-    script = tmp_path / "recording_backend.py"
-    script.write_text(RECORDING_BACKEND)
+    program = patched_charnn(tmp_path / "recording_backend.py", RECORDING_BACKEND)
     done = charnn(
         write_config(corpus_file, compiled),
         "--set",
         "train.compile=true",
         env=distributed_env,
         processes=2,
-        program=[str(script)],
+        program=program,
     )
     # Both processes ran their steps through TorchDynamo's graphs...
     for rank in (0, 1):
