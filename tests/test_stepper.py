@@ -106,6 +106,21 @@ def test_which_stream_counts_lay_the_buffers_out_feature_major() -> None:
     assert layouts == {1: False, 8: False, 16: True, 64: True, 128: False}
 
 
+@pytest.mark.usefixtures("two_threads")
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("streams", [1, 3, 16])  # split, batch-major, feature-major
+def test_multiply_adds_per_char_counts_the_steps_products(cell: str, streams: int) -> None:
+    """G H H for the first layer's recurrent product (its input part is a table row), G H 2H
+    for each deeper layer's input and recurrent products, and H V for the head."""
+    gates, hidden, vocab = {"lstm": 4, "gru": 3, "rnn": 1}[cell], 12, 7
+    config = ModelConfig(cell=cell, hidden_size=hidden, num_layers=3, embedding_dim=5)
+    model = CharRNN(config, vocab_size=vocab).eval()
+    with torch.inference_mode():
+        stepper = Stepper(model, model.zero_hidden(streams))
+    expected = gates * hidden * hidden + 2 * gates * hidden * 2 * hidden + hidden * vocab
+    assert stepper.multiply_adds_per_char == expected
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

@@ -126,6 +126,11 @@ class _Product:
                 self._bias = bias.view(parts, 1, block_width)
             self._batched = True
 
+    @property
+    def multiply_adds(self) -> int:
+        """Multiply-adds per stream, M * K: the weight's size, in any of its layouts."""
+        return self._weight.numel()
+
     def run(self) -> None:
         if self._feature_major:
             if self._bias is None:
@@ -246,6 +251,15 @@ class Stepper:
                     product(self.h[k], [weights_hh[k]], doubled, self._recurrent[k], biases_hh[k])
                     for k in layers
                 ]
+
+    @property
+    def multiply_adds_per_char(self) -> int:
+        """The multiply-adds of one stream's step in its matrix products, the head's included:
+        what `run_products` computes per character (the first layer's input projection is a
+        table lookup, not a product)."""
+        products = [*self._products, *self._recurrent_products]
+        steps = sum(product.multiply_adds for product in products if product is not None)
+        return steps + self.head_weight.numel()
 
     def _layout(self, batch_major: torch.Tensor) -> torch.Tensor:
         """A (N, F) tensor as this stepper lays out its buffers: itself, or a (F, N) copy."""
