@@ -1,4 +1,4 @@
-"""Does `torch.compile` make charnn's training step faster? Eager and compiled, side by side.
+"""Does `torch.compile` make charnn's training or sampling faster? Eager and compiled, side by side.
 
     python scripts/compile_check.py [--device cpu|cuda] [--data FILE] [--out FILE]
     python scripts/compile_check.py --quick --backend eager --out x.md   # a smoke run
@@ -20,7 +20,17 @@ compiled as `train.compile: true` compiles it (`charnn.runtime.compile_model`), 
 - the largest difference between the two models' losses over the first steps (they start from
   the same weights and see the same batches, so it should be float rounding).
 
-Writes the table into BENCHMARKS.md between the `compile-DEVICE` markers (`compile-cpu`,
+Then the same question for sampling: for each cell, with 1 and with 64 streams, `charnn
+sample`'s lean step (`charnn.stepper.Stepper`, with the noise and the temperature folded into its
+head as the sampler does) against the whole model called on one character per stream, compiled
+the same way, each followed by the same argmax over the same Gumbel noise:
+
+- chars/s of each, timed alternately, best of three, after the compiled step's first call
+  (whose seconds, compiling included, are shown);
+- the largest difference between the two steps' noisy logits over the first steps, fed the same
+  characters from the same state (float rounding: both compute the model's function).
+
+Writes both tables into BENCHMARKS.md between the `compile-DEVICE` markers (`compile-cpu`,
 `compile-cuda`).
 """
 
@@ -43,6 +53,8 @@ from charnn.corpus import load_corpus
 from charnn.data import encode_corpus
 from charnn.model import CharRNN, Hidden
 from charnn.runtime import compile_model
+from charnn.sampler import gumbel
+from charnn.stepper import Stepper
 from charnn.trainer import build_optimizer, train_step
 from reporting import CELL_NAMES, cpu_name, markers, replace_block, rerun_command, synchronize
 
@@ -58,10 +70,13 @@ class Plan:
     seq_len: int
     steps: int  # per timing
     repeats: int
+    sample_steps: int  # characters per stream per sampling timing
 
 
-FULL = Plan(layers=2, hidden=256, batch_size=32, seq_len=64, steps=40, repeats=3)
-QUICK = Plan(layers=1, hidden=32, batch_size=4, seq_len=16, steps=3, repeats=1)
+FULL = Plan(layers=2, hidden=256, batch_size=32, seq_len=64, steps=40, repeats=3, sample_steps=400)
+QUICK = Plan(layers=1, hidden=32, batch_size=4, seq_len=16, steps=3, repeats=1, sample_steps=5)
+SAMPLE_STREAMS = (1, 64)
+TEMPERATURE = 0.8
 
 
 class Trainee:
@@ -143,6 +158,89 @@ def compare(cell: str, ids: torch.Tensor, vocab_size: int, plan: Plan, device: t
     )
 
 
+class NoisyStep(torch.nn.Module):
+    """The whole model on one character per stream, as a compiled sampler would run it:
+    ids (N,) -> logits / temperature + noise (N, V), and the new state."""
+
+    def __init__(self, model: CharRNN) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, ids: torch.Tensor, hidden: Hidden, noise: torch.Tensor
+    ) -> tuple[torch.Tensor, Hidden]:
+        logits, hidden = self.model(ids.unsqueeze(1), hidden)  # (N, 1, V)
+        return logits[:, 0] / TEMPERATURE + noise, hidden
+
+
+def compare_sampling(
+    cell: str, vocab_size: int, plan: Plan, device: torch.device, backend: str
+) -> list[str]:
+    torch.manual_seed(0)
+    config = ModelConfig(cell=cell, hidden_size=plan.hidden, num_layers=plan.layers)
+    model = CharRNN(config, vocab_size).to(device).eval()
+    rows = []
+    for streams in SAMPLE_STREAMS:
+        torch._dynamo.reset()  # each stream count compiles from scratch, for its own shapes
+        with torch.inference_mode():
+            speeds, first_seconds, difference = time_sampling_steps(
+                model, streams, plan, device, backend
+            )
+        rows.append(
+            f"| {CELL_NAMES[cell]} | {plan.layers}x{plan.hidden} | {streams} | "
+            f"{speeds['lean']:,.0f} | {speeds['compiled']:,.0f} | "
+            f"**{speeds['compiled'] / speeds['lean']:.2f}** | {first_seconds:.2f} | "
+            f"{difference:.1e} |"
+        )
+    torch._dynamo.reset()
+    return rows
+
+
+def time_sampling_steps(
+    model: CharRNN, streams: int, plan: Plan, device: torch.device, backend: str
+) -> tuple[dict[str, float], float, float]:
+    """The lean and the compiled step's chars/s, the compiled step's first call in seconds, and
+    the largest difference between their noisy logits over the first steps."""
+    generator = torch.Generator(device=device).manual_seed(0)
+    vocab_size = model.vocab_size
+    noise = gumbel((plan.sample_steps, streams, vocab_size), generator, device).float()  # (S, N, V)
+    lean = Stepper(model, model.zero_hidden(streams), logit_scale=1 / TEMPERATURE)
+    lean_bias = lean.head_bias + noise  # (S, N, V): the head's bias plus noise, as the sampler
+    compiled = compile_model(NoisyStep(model), backend)
+    hidden = model.zero_hidden(streams)
+    ids = torch.zeros(streams, dtype=torch.long, device=device)
+
+    # The first steps: the same characters into both, from the same state.
+    difference, first_seconds = 0.0, 0.0
+    for step in range(min(FIRST_STEPS, plan.sample_steps)):
+        lean_logits = lean.step(ids, head_bias=lean_bias[step])
+        synchronize(device)
+        started = time.perf_counter()
+        compiled_logits, hidden = compiled(ids, hidden, noise[step])
+        synchronize(device)
+        if step == 0:
+            first_seconds = time.perf_counter() - started
+        difference = max(difference, (lean_logits - compiled_logits).abs().max().item())
+        ids = lean_logits.argmax(dim=-1)
+
+    speeds = {"lean": 0.0, "compiled": 0.0}
+    for _ in range(plan.repeats):  # alternately, each from where the first steps left off
+        for name in speeds:
+            next_ids, state = ids, hidden
+            synchronize(device)
+            started = time.perf_counter()
+            for step in range(plan.sample_steps):
+                if name == "lean":
+                    logits = lean.step(next_ids, head_bias=lean_bias[step])
+                else:
+                    logits, state = compiled(next_ids, state, noise[step])
+                next_ids = logits.argmax(dim=-1)
+            synchronize(device)
+            seconds = time.perf_counter() - started
+            speeds[name] = max(speeds[name], streams * plan.sample_steps / seconds)
+    return speeds, first_seconds, difference
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tiny model: a smoke test")
@@ -175,6 +273,11 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> None:
         compare(cell, splits.train, len(vocab), plan, device, args.backend)
         for cell in ("lstm", "gru", "rnn")
     ]
+    sampling_rows = [
+        row
+        for cell in ("lstm", "gru", "rnn")
+        for row in compare_sampling(cell, len(vocab), plan, device, args.backend)
+    ]
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     lines = [
         f"Measured on {where}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
@@ -188,6 +291,16 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> None:
         "first 3 steps, compiled (s) | largest loss difference |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
+        "",
+        f"Sampling: {plan.sample_steps} characters per stream per timing at temperature "
+        f"{TEMPERATURE}, timed alternately, best of {plan.repeats}; the lean step is `charnn "
+        "sample`'s, the compiled step the whole model on one character per stream, compiled as "
+        "`train.compile` compiles it; both followed by the same argmax over the same noise.",
+        "",
+        "| cell | layers x hidden | streams | lean step chars/s | compiled step chars/s | "
+        "compiled / lean | first compiled step (s) | largest logit difference |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+        *sampling_rows,
     ]
     table = "\n".join(lines)
     replace_block(args.out, *markers(f"compile-{device.type}"), table)

@@ -65,14 +65,23 @@ def test_compile_check_script_compares_eager_and_compiled_steps(
     )  # fmt: skip
     text = out.read_text()
     assert "old" not in text
-    rows = re.findall(
-        r"^\| (LSTM|GRU|tanh RNN \(SimpleRNN\)) \| 1x32 \|(.*)\|$", text, re.MULTILINE
-    )
-    assert [cell for cell, _ in rows] == ["LSTM", "GRU", "tanh RNN (SimpleRNN)"], text
+    training, sampling = text.split("\nSampling: ")
+    row = r"^\| (LSTM|GRU|tanh RNN \(SimpleRNN\)) \| 1x32 \|(.*)\|$"
+    number = r"[\d,]+(\.\d+)?"
+    cells = ["LSTM", "GRU", "tanh RNN (SimpleRNN)"]
+    rows = re.findall(row, training, re.MULTILINE)
+    assert [cell for cell, _ in rows] == cells, text
     for _, rest in rows:
         graphs, graphs_with_rnns, *speeds, difference = [
             cell.strip().strip("*") for cell in rest.split("|")
         ]
         assert graphs.isdigit() and graphs_with_rnns.isdigit() and len(speeds) == 5, rest
-        assert all(re.fullmatch(r"[\d,]+(\.\d+)?", speed) for speed in speeds), rest
+        assert all(re.fullmatch(number, speed) for speed in speeds), rest
         assert float(difference) < 1e-4, rest  # the same function, compiled or not
+    rows = re.findall(row, sampling, re.MULTILINE)
+    assert [cell for cell, _ in rows] == [cell for cell in cells for _ in (1, 64)], text
+    for _, rest in rows:
+        streams, *speeds, difference = [cell.strip().strip("*") for cell in rest.split("|")]
+        assert streams in ("1", "64") and len(speeds) == 4, rest
+        assert all(re.fullmatch(number, speed) for speed in speeds), rest
+        assert float(difference) < 1e-4, rest  # the lean and the compiled step agree
