@@ -589,12 +589,10 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
         "(total chars/s over all streams). Bound: the step's matrix products alone "
         "(`Stepper.run_products`, the head's included) over the naive loop, the ratio "
         "sampling would reach if everything else in a step were free. At the peak rate: the "
-        "same products' arithmetic (2 FLOPs for each of `Stepper.multiply_adds_per_char`) "
-        "at this run's best matrix-multiply rate, over the naive "
-        "loop: a cap that only products faster than any measured here could lift. "
-        "Each speed is the best "
-        f"of {plan.repeats} runs taken in turn; the page faults are the naive loop's, in its "
-        "fastest run.",
+        "same products' arithmetic (2 FLOPs for each of `Stepper.multiply_adds_per_char`) at "
+        "this run's best matrix-multiply rate, over the naive loop: a cap that only products "
+        f"faster than any measured here could lift. Each speed is the best of {plan.repeats} "
+        "runs taken in turn; the page faults are the naive loop's, in its fastest run.",
         "",
         "| cell | layers x hidden | naive chars/s | naive page faults/char | charnn 1 stream | "
         "vs naive | bound | charnn 64 streams | vs naive | bound | at the peak rate | "

@@ -258,8 +258,8 @@ class Stepper:
         what `run_products` computes per character (the first layer's input projection is a
         table lookup, not a product)."""
         products = [*self._products, *self._recurrent_products]
-        steps = sum(product.multiply_adds for product in products if product is not None)
-        return steps + self.head_weight.numel()
+        recurrent = sum(product.multiply_adds for product in products if product is not None)
+        return recurrent + self.head_weight.numel()
 
     def _layout(self, batch_major: torch.Tensor) -> torch.Tensor:
         """A (N, F) tensor as this stepper lays out its buffers: itself, or a (F, N) copy."""
