@@ -202,10 +202,10 @@ def time_sampling_steps(
     """The lean and the compiled step's chars/s, the compiled step's first call in seconds, and
     the largest difference between their noisy logits over the first steps."""
     generator = torch.Generator(device=device).manual_seed(0)
-    vocab_size = model.vocab_size
-    noise = gumbel((plan.sample_steps, streams, vocab_size), generator, device).float()  # (S, N, V)
+    shape = (plan.sample_steps, streams, model.vocab_size)
+    noise = gumbel(shape, generator, device).float()  # (S, N, V)
     lean = Stepper(model, model.zero_hidden(streams), logit_scale=1 / TEMPERATURE)
-    lean_bias = lean.head_bias + noise  # (S, N, V): the head's bias plus noise, as the sampler
+    lean_bias = lean.head_bias + noise  # (S, N, V): as the sampler folds the noise in
     compiled = compile_model(NoisyStep(model), backend)
     hidden = model.zero_hidden(streams)
     ids = torch.zeros(streams, dtype=torch.long, device=device)
