@@ -8,7 +8,8 @@ Every number comes from this run on this machine:
 1. Training throughput (chars/s) of each cell at two sizes through charnn's own trainer
    (`charnn.trainer.train`, with its data windows, schedule, metrics, progress and the per-step
    finiteness check), against a minimal hand-written loop with the same model, batch, optimizer
-   and clipping. The two are timed alternately and the best of each is kept.
+   and clipping. The two are timed side by side in rounds, and their ratio is the median of
+   the rounds' ratios (`reporting.in_rounds`), as is every ratio below.
 2. The same throughput as model FLOP utilisation: 6 * N useful FLOPs per character, N = sum over
    layers of G * H * (I + H) plus H * V for the head (G = 4 LSTM, 3 GRU, 1 RNN), over the best
    matrix-multiply throughput measured here (several shapes, the model's own among them).
@@ -27,9 +28,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,7 +66,16 @@ from charnn.sampler import SamplingOptions, generate
 from charnn.simple_rnn import SimpleRNN
 from charnn.stepper import Stepper
 from charnn.trainer import build_optimizer, keep_recurrence_out_of_float16, train
-from reporting import CELL_NAMES, cpu_name, markers, replace_block, rerun_command, synchronize
+from reporting import (
+    CELL_NAMES,
+    Rounds,
+    cpu_name,
+    in_rounds,
+    markers,
+    replace_block,
+    rerun_command,
+    synchronize,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -156,17 +168,19 @@ def child_memory(phase: str, config_json: str, plan: Plan) -> None:
     print((_status_kib("VmHWM") - resident) * 1024)
 
 
-def allocator_comparison(config: RunConfig, plan: Plan) -> tuple[float, float, float, float]:
-    """(default chars/s, default faults per step, tuned chars/s, tuned faults per step) of the
-    minimal loop, each in a fresh process (malloc settings are the whole process's), taken in
-    turn, best of `plan.repeats`."""
-    results: dict[str, list[tuple[float, float]]] = {"default": [], "tuned": []}
-    for _ in range(plan.repeats):
-        for mode in results:
-            speed, faults = child_output("--child-allocator", mode, config, plan).split()[-2:]
-            results[mode].append((float(speed), float(faults)))
-    default, tuned = (max(results[mode]) for mode in ("default", "tuned"))
-    return default[0], default[1], tuned[0], tuned[1]
+def allocator_comparison(config: RunConfig, plan: Plan) -> tuple[Rounds, dict[str, float]]:
+    """The minimal loop's chars/s with glibc's `default` malloc settings and charnn's `tuned`
+    ones, each run in a fresh process (malloc settings are the whole process's), in
+    `plan.repeats` rounds; and each mode's median page faults per step."""
+    faults: dict[str, list[float]] = {"default": [], "tuned": []}
+
+    def run_child(mode: str) -> float:
+        speed, faults_per_step = child_output("--child-allocator", mode, config, plan).split()[-2:]
+        faults[mode].append(float(faults_per_step))
+        return float(speed)
+
+    rounds = in_rounds({mode: functools.partial(run_child, mode) for mode in faults}, plan.repeats)
+    return rounds, {mode: statistics.median(counts) for mode, counts in faults.items()}
 
 
 def child_allocator(mode: str, config_json: str, plan: Plan) -> None:
@@ -253,16 +267,26 @@ def minimal_loop_chars_per_s(
     return steps * batch * window / (time.perf_counter() - started)
 
 
+def charnn_training_chars_per_s(config: RunConfig) -> float:
+    return train(config, overwrite=True).chars_per_s
+
+
 def recurrent_core_chars_per_s(
-    core: torch.nn.Module, plan: Plan, vocab_size: int, steps: int, device: torch.device
+    core_class: type[torch.nn.RNN | SimpleRNN],
+    layers: int,
+    hidden: int,
+    plan: Plan,
+    vocab_size: int,
+    steps: int,
+    device: torch.device,
 ) -> float:
-    """Training chars/s of embedding -> `core` -> head in a hand-written loop: SimpleRNN and
-    nn.RNN compared on equal terms, everything but the recurrent module the same."""
+    """Training chars/s of embedding -> a tanh `core_class` -> head in a hand-written loop:
+    SimpleRNN and nn.RNN compared on equal terms, everything but the recurrent module the
+    same."""
     torch.manual_seed(0)
-    hidden = core.hidden_size
     embedding = torch.nn.Embedding(vocab_size, 64).to(device)
     head = torch.nn.Linear(hidden, vocab_size).to(device)
-    core = core.to(device)
+    core = core_class(64, hidden, layers, batch_first=True).to(device)
     modules = torch.nn.ModuleList([embedding, core, head])
     optimizer = torch.optim.AdamW(modules.parameters(), lr=1e-3)
     shape = (plan.batch_size, plan.seq_len)
@@ -334,39 +358,34 @@ def products_only_chars_per_s(
     return streams * length / (time.perf_counter() - started)
 
 
-@dataclasses.dataclass(frozen=True)
-class SamplingSpeeds:
-    naive: float
-    naive_faults: float  # page faults per char, in the naive loop's fastest run
-    one: float  # charnn, 1 stream
-    many: float  # charnn, 64 streams, all streams together
-    one_bound: float  # products alone, 1 stream
-    many_bound: float  # products alone, 64 streams
-
-
-def sampling_chars_per_s(
+def sampling_rounds(
     model: CharRNN, vocab: object, plan: Plan, device: torch.device
-) -> SamplingSpeeds:
-    """Each speed the best of `plan.repeats` runs taken in turn, so that a slow patch of the
-    machine, or of the allocator's state, does not favour either side."""
-    naive, one, many, faults, one_bound, many_bound = [], [], [], [], [], []
-    length = plan.sample_length
-    for _ in range(plan.repeats):
+) -> tuple[Rounds, float]:
+    """The chars/s of the `naive` loop, charnn's generator with `one` stream and with `many`
+    (64), and the products alone with one and 64 streams (`one_bound`, `many_bound`), in
+    `plan.repeats` rounds; and the naive loop's median page faults per character."""
+    length, faults = plan.sample_length, []
+
+    def naive() -> float:
         before = minor_page_faults()
-        naive.append(naive_sampling_chars_per_s(model, length, device))
+        speed = naive_sampling_chars_per_s(model, length, device)
         faults.append((minor_page_faults() - before) / length)
-        one.append(charnn_sampling_chars_per_s(model, vocab, 1, length))
-        many.append(charnn_sampling_chars_per_s(model, vocab, 64, length))
-        one_bound.append(products_only_chars_per_s(model, 1, length, device))
-        many_bound.append(products_only_chars_per_s(model, 64, length, device))
-    return SamplingSpeeds(
-        naive=max(naive),
-        naive_faults=faults[naive.index(max(naive))],
-        one=max(one),
-        many=max(many),
-        one_bound=max(one_bound),
-        many_bound=max(many_bound),
-    )
+        return speed
+
+    contenders = {
+        "naive": naive,
+        "one": lambda: charnn_sampling_chars_per_s(model, vocab, 1, length),
+        "many": lambda: charnn_sampling_chars_per_s(model, vocab, 64, length),
+        "one_bound": lambda: products_only_chars_per_s(model, 1, length, device),
+        "many_bound": lambda: products_only_chars_per_s(model, 64, length, device),
+    }
+    return in_rounds(contenders, plan.repeats), statistics.median(faults)
+
+
+def log_rounds(what: str, rounds: Rounds) -> None:
+    """Every round's speeds on stderr: the table keeps medians, the log what they came from."""
+    for name, speeds in rounds.speeds.items():
+        print(f"{what}: {name} " + " ".join(f"{speed:,.0f}" for speed in speeds), file=sys.stderr)
 
 
 def minor_page_faults() -> int:
@@ -421,45 +440,64 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                     out_dir=f"{config.out_dir}-bf16",
                 )
                 steps = plan.train_steps[hidden]
-                minimal, ours, ours_bf16 = 0.0, 0.0, 0.0
-                for _ in range(plan.train_repeats):  # alternate, keep the best of each
-                    minimal = max(
-                        minimal,
-                        minimal_loop_chars_per_s(config, splits.train, len(vocab), steps, device),
-                    )
-                    ours = max(ours, train(config, overwrite=True).chars_per_s)
-                    ours_bf16 = max(ours_bf16, train(bf16_config, overwrite=True).chars_per_s)
+                trained = in_rounds(
+                    {
+                        "minimal": functools.partial(
+                            minimal_loop_chars_per_s,
+                            config,
+                            splits.train,
+                            len(vocab),
+                            steps,
+                            device,
+                        ),
+                        "charnn": functools.partial(charnn_training_chars_per_s, config),
+                        "bf16": functools.partial(charnn_training_chars_per_s, bf16_config),
+                    },
+                    plan.train_repeats,
+                )
+                log_rounds(f"{cell} {layers}x{hidden} training", trained)
+                minimal, ours = trained.median("minimal"), trained.median("charnn")
                 speeds[(cell, hidden)] = ours
                 core_dtype = bf16_core_dtype(config.model, len(vocab), device)
                 bf16_rows.append(
-                    f"| {CELL_NAMES[cell]} | {layers}x{hidden} | {ours:,.0f} | {ours_bf16:,.0f} | "
-                    f"**{ours_bf16 / ours:.2f}** | {core_dtype} |"
+                    f"| {CELL_NAMES[cell]} | {layers}x{hidden} | {ours:,.0f} | "
+                    f"{trained.median('bf16'):,.0f} | **{trained.ratio('bf16', 'charnn'):.2f}** | "
+                    f"{core_dtype} |"
                 )
                 if cell == "rnn":
-                    theirs = mine = 0.0
-                    for _ in range(plan.train_repeats):
-                        reference = torch.nn.RNN(64, hidden, layers, batch_first=True)
-                        theirs = max(
-                            theirs,
-                            recurrent_core_chars_per_s(reference, plan, len(vocab), steps, device),
-                        )
-                        simple = SimpleRNN(64, hidden, layers, batch_first=True)
-                        mine = max(
-                            mine,
-                            recurrent_core_chars_per_s(simple, plan, len(vocab), steps, device),
-                        )
-                    ratio = mine / theirs
+                    cores = in_rounds(
+                        {
+                            name: functools.partial(
+                                recurrent_core_chars_per_s,
+                                core_class,
+                                layers,
+                                hidden,
+                                plan,
+                                len(vocab),
+                                steps,
+                                device,
+                            )
+                            for name, core_class in (
+                                ("nn.RNN", torch.nn.RNN),
+                                ("SimpleRNN", SimpleRNN),
+                            )
+                        },
+                        plan.train_repeats,
+                    )
+                    log_rounds(f"SimpleRNN and nn.RNN {layers}x{hidden}", cores)
                     rnn_rows.append(
-                        f"| {layers}x{hidden} | {theirs:,.0f} | {mine:,.0f} | **{ratio:.2f}** |"
+                        f"| {layers}x{hidden} | {cores.median('nn.RNN'):,.0f} | "
+                        f"{cores.median('SimpleRNN'):,.0f} | "
+                        f"**{cores.ratio('SimpleRNN', 'nn.RNN'):.2f}** |"
                     )
                 if compare_allocator and hidden == plan.sizes[0][1]:
-                    default, default_faults, tuned, tuned_faults = allocator_comparison(
-                        config, plan
-                    )
+                    modes, faults = allocator_comparison(config, plan)
+                    log_rounds(f"{cell} {layers}x{hidden} allocator", modes)
                     allocator_rows.append(
-                        f"| {CELL_NAMES[cell]} | {layers}x{hidden} | {default:,.0f} | "
-                        f"{default_faults:,.0f} | {tuned:,.0f} | {tuned_faults:,.0f} | "
-                        f"**{tuned / default:.2f}** |"
+                        f"| {CELL_NAMES[cell]} | {layers}x{hidden} | "
+                        f"{modes.median('default'):,.0f} | {faults['default']:,.0f} | "
+                        f"{modes.median('tuned'):,.0f} | {faults['tuned']:,.0f} | "
+                        f"**{modes.ratio('tuned', 'default'):.2f}** |"
                     )
                 useful = flops_per_char(cell, layers, hidden, 64, len(vocab))
                 checkpoint = load_checkpoint(Path(config.out_dir) / "last.pt")
@@ -472,22 +510,26 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                 train_cells.append(
                     (
                         f"| {CELL_NAMES[cell]} | {layers}x{hidden} | {minimal:,.0f} | "
-                        f"{ours:,.0f} | **{ours / minimal:.3f}** |",
+                        f"{ours:,.0f} | **{trained.ratio('charnn', 'minimal'):.3f}** | "
+                        f"{trained.ratio_range('charnn', 'minimal')} |",
                         useful * ours,
                         f"| {mib(train_memory)} | {eval_speed:,.0f} | {mib(eval_memory)} |",
                     )
                 )
-                sampled = sampling_chars_per_s(model, checkpoint.vocab, plan, device)
-                naive = sampled.naive
+                sampled, naive_faults = sampling_rounds(model, checkpoint.vocab, plan, device)
+                log_rounds(f"{cell} {layers}x{hidden} sampling", sampled)
+                naive = sampled.median("naive")
                 with torch.inference_mode():
                     step_flops = 2 * Stepper(model, model.zero_hidden(1)).multiply_adds_per_char
                 sample_cells.append(
                     (
                         f"| {CELL_NAMES[cell]} | {layers}x{hidden} | {naive:,.0f} | "
-                        f"{sampled.naive_faults:,.0f} | {sampled.one:,.0f} | "
-                        f"**{sampled.one / naive:.1f}x** | {sampled.one_bound / naive:.1f}x | "
-                        f"{sampled.many:,.0f} | **{sampled.many / naive:.1f}x** | "
-                        f"{sampled.many_bound / naive:.1f}x |",
+                        f"{naive_faults:,.0f} | {sampled.median('one'):,.0f} | "
+                        f"**{sampled.ratio('one', 'naive'):.1f}x** | "
+                        f"{sampled.ratio('one_bound', 'naive'):.1f}x | "
+                        f"{sampled.median('many'):,.0f} | "
+                        f"**{sampled.ratio('many', 'naive'):.1f}x** | "
+                        f"{sampled.ratio('many_bound', 'naive'):.1f}x |",
                         step_flops * naive,  # the naive loop's speed in useful FLOP/s
                         f"| {mib(sample_memory)} |",
                     )
@@ -514,19 +556,24 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
         "",
         f"Best: {peak_flops / 1e9:,.1f} GFLOP/s ({peak_name}).",
         "",
+        "Every comparison below is timed in rounds: each contender runs once per round, in "
+        "one order in even rounds and the reverse in odd ones. A speed shown is the median "
+        "of its rounds; a ratio is the median of the rounds' ratios (each taken from timings "
+        "a few seconds apart), so it need not equal the quotient of the two speeds shown.",
+        "",
         "### Training and evaluation",
         "",
         "Training chars/s over "
         + ", ".join(
             f"{steps} steps at hidden {hidden}" for hidden, steps in plan.train_steps.items()
         )
-        + ", the two loops timed alternately, best of "
-        f"{plan.train_repeats} runs each; charnn / minimal is charnn's trainer over the "
-        "hand-written loop (1.0 = no overhead). Eval: the validation text scored as one stream.",
+        + f", in {plan.train_repeats} rounds; charnn / minimal is charnn's trainer over the "
+        "hand-written loop (1.0 = no overhead), beside the lowest and highest of its rounds. "
+        "Eval: the validation text scored as one stream.",
         "",
         "| cell | layers x hidden | minimal loop chars/s | charnn chars/s | charnn / minimal | "
-        "FLOP utilisation | train peak MiB | eval chars/s | eval peak MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "rounds | FLOP utilisation | train peak MiB | eval chars/s | eval peak MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         *train_rows,
         "",
         "GRU / LSTM training speed at equal size: "
@@ -539,8 +586,7 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
         "### bf16 autocast",
         "",
         "charnn's trainer with `train.precision=bf16` beside fp32 (the charnn column above), "
-        "timed in the same alternation, best of "
-        f"{plan.train_repeats} runs each. The weights stay fp32; the last column is the dtype "
+        "timed in the same rounds. The weights stay fp32; the last column is the dtype "
         "the recurrent layers hand on under bf16 autocast, as the trainer finds it at the start "
         "of a run (where it would be float16, they run in fp32)."
         + (
@@ -558,7 +604,7 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
         "",
         "Training chars/s of the same embedding, recurrent module and head in a hand-written "
         "loop, with `nn.RNN(nonlinearity='tanh')` or charnn's `SimpleRNN` as the module, "
-        f"timed alternately, best of {plan.train_repeats} runs each.",
+        f"in {plan.train_repeats} rounds.",
         "",
         "| layers x hidden | nn.RNN chars/s | SimpleRNN chars/s | SimpleRNN / nn.RNN |",
         "|---|---:|---:|---:|",
@@ -570,7 +616,7 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                 "",
                 "The minimal loop in fresh processes, with glibc's default malloc settings and "
                 "with charnn's tuning (`charnn.allocator`, applied by the CLI and by this "
-                f"script's other measurements); best of {plan.repeats} runs each, taken in turn.",
+                f"script's other measurements), in {plan.repeats} rounds.",
                 "",
                 "| cell | layers x hidden | default chars/s | page faults/step | tuned chars/s "
                 "| page faults/step | tuned / default |",
@@ -591,8 +637,8 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
         "sampling would reach if everything else in a step were free. At the peak rate: the "
         "same products' arithmetic (2 FLOPs for each of `Stepper.multiply_adds_per_char`) at "
         "this run's best matrix-multiply rate, over the naive loop: a cap that only products "
-        f"faster than any measured here could lift. Each speed is the best of {plan.repeats} "
-        "runs taken in turn; the page faults are the naive loop's, in its fastest run.",
+        "faster than any measured here could lift, with the naive loop's median speed. "
+        f"{plan.repeats} rounds; the page faults are the naive loop's median.",
         "",
         "| cell | layers x hidden | naive chars/s | naive page faults/char | charnn 1 stream | "
         "vs naive | bound | charnn 64 streams | vs naive | bound | at the peak rate | "

@@ -1,13 +1,17 @@
 """What the measuring scripts share: the machine's name, the command that reruns a script,
 running charnn as a user would, the cells' names in tables, waiting for a GPU before reading a
-clock, and rewriting a generated block between two markers of a Markdown file."""
+clock, timing contenders side by side in rounds, and rewriting a generated block between two
+markers of a Markdown file."""
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import re
+import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -20,6 +24,47 @@ def synchronize(device: torch.device) -> None:
     """Wait for the GPU's queued work, so that a clock read next times it (CPU: nothing)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rounds:
+    """Speeds of several contenders, each timed once per round (see `in_rounds`)."""
+
+    speeds: dict[str, list[float]]
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.speeds[name])
+
+    def ratios(self, over: str, under: str) -> list[float]:
+        """`over`'s speed over `under`'s, round by round."""
+        return [a / b for a, b in zip(self.speeds[over], self.speeds[under], strict=True)]
+
+    def ratio(self, over: str, under: str) -> float:
+        """The median of the rounds' ratios.
+
+        On a shared machine the speed of everything drifts over seconds (the same loop was
+        seen at 26 and at 37 ms a step within a minute here), and contenders timed back to back
+        drift together: their ratio within a round cancels most of it, where the best of each
+        side's runs compares timings taken at different moments.
+        """
+        return statistics.median(self.ratios(over, under))
+
+    def ratio_range(self, over: str, under: str) -> str:
+        """The lowest and highest of the rounds' ratios, as `0.97-1.02`."""
+        ratios = self.ratios(over, under)
+        return f"{min(ratios):.2f}-{max(ratios):.2f}"
+
+
+def in_rounds(contenders: dict[str, Callable[[], float]], rounds: int) -> Rounds:
+    """Time every contender (each returns its speed) once per round: in the order given in
+    even rounds, in the reverse order in odd ones, so that neither what ran just before nor a
+    drift within a round favours one side."""
+    speeds: dict[str, list[float]] = {name: [] for name in contenders}
+    for round_number in range(rounds):
+        order = list(contenders) if round_number % 2 == 0 else list(reversed(contenders))
+        for name in order:
+            speeds[name].append(contenders[name]())
+    return Rounds(speeds)
 
 
 def cpu_name() -> str:

@@ -30,13 +30,18 @@ def test_quick_benchmark_writes_numbers_for_every_cell(
     if tune_malloc():  # the tuning applies here, so the bench compares it
         assert allocator_rows == 3
     bf16_section = text.split("### bf16 autocast")[1].split("###")[0]
+    training_section = text.split("### Training and evaluation")[1].split("###")[0]
     for row in rows:
         cells = [cell.strip("* x%") for cell in row.strip("|").split("|")[2:]]
         if row in bf16_section:  # ends with the recurrent layers' output dtype
             assert cells[-1].strip() in ("bfloat16", "float32"), row
             cells = cells[:-1]
+        if row in training_section:  # charnn / minimal's lowest and highest rounds
+            low, high = cells.pop(3).split("-")
+            assert float(low) <= float(high), row
         assert all(re.fullmatch(number, cell.strip()) for cell in cells), row
     assert sum(row in bf16_section for row in rows) == 3
+    assert sum(row in training_section for row in rows) == 3
     assert re.search(rf"Best: {number} GFLOP/s", text)
     assert "GRU / LSTM training speed at equal size: 1x32: " in text
 
