@@ -54,6 +54,8 @@ def test_gru_candidate_script_checks_and_times(
     row = re.search(r"^\| 2x32 \|(.*)\|$", out.read_text(), re.MULTILINE)
     assert row, out.read_text()
     cells = [cell.strip().strip("*") for cell in row[1].split("|")]
+    low, high = cells.pop(3).split("-")  # the training ratio's lowest and highest round
+    assert float(low) <= float(high), cells
     assert len(cells) == 6 and all(re.fullmatch(r"[\d,]+(\.\d+)?", cell) for cell in cells), cells
 
 
