@@ -382,12 +382,6 @@ def sampling_rounds(
     return in_rounds(contenders, plan.repeats), statistics.median(faults)
 
 
-def log_rounds(what: str, rounds: Rounds) -> None:
-    """Every round's speeds on stderr: the table keeps medians, the log what they came from."""
-    for name, speeds in rounds.speeds.items():
-        print(f"{what}: {name} " + " ".join(f"{speed:,.0f}" for speed in speeds), file=sys.stderr)
-
-
 def minor_page_faults() -> int:
     if resource is None:  # not on Windows
         return 0
@@ -455,7 +449,7 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                     },
                     plan.train_repeats,
                 )
-                log_rounds(f"{cell} {layers}x{hidden} training", trained)
+                trained.log(f"{cell} {layers}x{hidden} training")
                 minimal, ours = trained.median("minimal"), trained.median("charnn")
                 speeds[(cell, hidden)] = ours
                 core_dtype = bf16_core_dtype(config.model, len(vocab), device)
@@ -484,7 +478,7 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                         },
                         plan.train_repeats,
                     )
-                    log_rounds(f"SimpleRNN and nn.RNN {layers}x{hidden}", cores)
+                    cores.log(f"SimpleRNN and nn.RNN {layers}x{hidden}")
                     rnn_rows.append(
                         f"| {layers}x{hidden} | {cores.median('nn.RNN'):,.0f} | "
                         f"{cores.median('SimpleRNN'):,.0f} | "
@@ -492,7 +486,7 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                     )
                 if compare_allocator and hidden == plan.sizes[0][1]:
                     modes, faults = allocator_comparison(config, plan)
-                    log_rounds(f"{cell} {layers}x{hidden} allocator", modes)
+                    modes.log(f"{cell} {layers}x{hidden} allocator")
                     allocator_rows.append(
                         f"| {CELL_NAMES[cell]} | {layers}x{hidden} | "
                         f"{modes.median('default'):,.0f} | {faults['default']:,.0f} | "
@@ -517,7 +511,7 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                     )
                 )
                 sampled, naive_faults = sampling_rounds(model, checkpoint.vocab, plan, device)
-                log_rounds(f"{cell} {layers}x{hidden} sampling", sampled)
+                sampled.log(f"{cell} {layers}x{hidden} sampling")
                 naive = sampled.median("naive")
                 with torch.inference_mode():
                     step_flops = 2 * Stepper(model, model.zero_hidden(1)).multiply_adds_per_char

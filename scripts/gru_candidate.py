@@ -262,10 +262,8 @@ def main(argv: list[str] | None = None) -> None:
             },
             rounds,
         )
-        for what, timed in (("train", trained), ("eval", evaluated)):
-            for name, speeds in timed.speeds.items():
-                listed = " ".join(f"{speed:,.0f}" for speed in speeds)
-                print(f"2x{hidden} {what}: {name} {listed}", file=sys.stderr)
+        trained.log(f"2x{hidden} train")
+        evaluated.log(f"2x{hidden} eval")
         rows.append(
             f"| 2x{hidden} | {trained.median('nn.GRU'):,.0f} | "
             f"{trained.median('candidate'):,.0f} | "

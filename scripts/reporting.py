@@ -54,6 +54,12 @@ class Rounds:
         ratios = self.ratios(over, under)
         return f"{min(ratios):.2f}-{max(ratios):.2f}"
 
+    def log(self, what: str) -> None:
+        """Every round's speeds on stderr: tables keep medians, the log what they came from."""
+        for name, speeds in self.speeds.items():
+            listed = " ".join(f"{speed:,.0f}" for speed in speeds)
+            print(f"{what}: {name} {listed}", file=sys.stderr)
+
 
 def in_rounds(contenders: dict[str, Callable[[], float]], rounds: int) -> Rounds:
     """Time every contender (each returns its speed) once per round: in the order given in

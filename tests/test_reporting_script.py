@@ -43,9 +43,13 @@ def test_rounds_alternate_their_order_and_keep_every_speed(reporting: ModuleType
     assert rounds.speeds == {"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]}
 
 
-def test_a_ratio_is_the_median_of_the_rounds_ratios(reporting: ModuleType) -> None:
+def test_a_ratio_is_the_median_of_the_rounds_ratios(
+    reporting: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
     rounds = reporting.Rounds({"new": [2.0, 4.0, 9.0], "old": [1.0, 4.0, 3.0]})
     assert rounds.ratios("new", "old") == [2.0, 1.0, 3.0]
     assert rounds.ratio("new", "old") == 2.0  # not median(new) / median(old) = 4 / 3
     assert rounds.median("new") == 4.0
     assert rounds.ratio_range("new", "old") == "1.00-3.00"
+    rounds.log("2x256 train")  # every round's speed, for the reader of the log
+    assert capsys.readouterr().err == "2x256 train: new 2 4 9\n2x256 train: old 1 4 3\n"
