@@ -16,7 +16,8 @@ compiled as `train.compile: true` compiles it (`charnn.runtime.compile_model`), 
   keeps what it compiles in an on-disk cache, which makes later compiles of the same graphs
   quicker; the script compiles into a new, empty cache, so the figure is what a first run
   pays, the same on every rerun (`--warm-cache`: use Inductor's usual cache instead);
-- chars/s after that, the two timed alternately, best of three each;
+- chars/s after that, the two timed in rounds (`reporting.in_rounds`): the median of each
+  side's rounds, and the median of the rounds' ratios beside the lowest and highest;
 - the largest difference between the two models' losses over the first steps (they start from
   the same weights and see the same batches, so it should be float rounding).
 
@@ -25,7 +26,7 @@ sample`'s lean step (`charnn.stepper.Stepper`, with the noise and the temperatur
 head as the sampler does) against the whole model called on one character per stream, compiled
 the same way, each followed by the same argmax over the same Gumbel noise:
 
-- chars/s of each, timed alternately, best of three, after the compiled step's first call
+- chars/s of each, timed in rounds in the same way, after the compiled step's first call
   (whose seconds, compiling included, are shown);
 - the largest difference between the two steps' noisy logits over the first steps, fed the same
   characters from the same state (float rounding: both compute the model's function).
@@ -39,6 +40,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import functools
 import os
 import tempfile
 import time
@@ -56,7 +58,16 @@ from charnn.runtime import compile_model
 from charnn.sampler import gumbel
 from charnn.stepper import Stepper
 from charnn.trainer import build_optimizer, train_step
-from reporting import CELL_NAMES, cpu_name, markers, replace_block, rerun_command, synchronize
+from reporting import (
+    CELL_NAMES,
+    Rounds,
+    cpu_name,
+    in_rounds,
+    markers,
+    replace_block,
+    rerun_command,
+    synchronize,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIRST_STEPS = 3
@@ -73,7 +84,7 @@ class Plan:
     sample_steps: int  # characters per stream per sampling timing
 
 
-FULL = Plan(layers=2, hidden=256, batch_size=32, seq_len=64, steps=40, repeats=3, sample_steps=400)
+FULL = Plan(layers=2, hidden=256, batch_size=32, seq_len=64, steps=40, repeats=5, sample_steps=400)
 QUICK = Plan(layers=1, hidden=32, batch_size=4, seq_len=16, steps=3, repeats=1, sample_steps=5)
 SAMPLE_STREAMS = (1, 64)
 TEMPERATURE = 0.8
@@ -88,6 +99,8 @@ class Trainee:
         self.optimizer = build_optimizer(source, TrainConfig(), device)
         self.hidden: Hidden | None = None
         self.losses: list[float] = []
+        self.position = 0
+        """The next window to step through."""
 
     def step(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         result = train_step(
@@ -96,6 +109,19 @@ class Trainee:
         )  # fmt: skip
         self.hidden = result.hidden
         return result.loss
+
+    def chars_per_s(self, windows: list[torch.Tensor], steps: int, device: torch.device) -> float:
+        """Step through the next `steps` windows, timed."""
+        chosen = [windows[(self.position + k) % len(windows)] for k in range(steps)]
+        self.position += steps
+        synchronize(device)
+        started = time.perf_counter()
+        for window in chosen:
+            loss = self.step(window[:, :-1], window[:, 1:])
+        loss.item()
+        synchronize(device)
+        seconds = time.perf_counter() - started
+        return sum(window[:, :-1].numel() for window in chosen) / seconds
 
 
 def batches(ids: torch.Tensor, plan: Plan, device: torch.device) -> list[torch.Tensor]:
@@ -135,26 +161,23 @@ def compare(cell: str, ids: torch.Tensor, vocab_size: int, plan: Plan, device: t
     largest_difference = max(
         abs(mine - theirs) for mine, theirs in zip(eager.losses, compiled.losses, strict=True)
     )
-    position = FIRST_STEPS
-
-    best = {"eager": 0.0, "compiled": 0.0}
-    for _ in range(plan.repeats):
-        for trainee, name in ((eager, "eager"), (compiled, "compiled")):
-            chosen = [windows[(position + k) % len(windows)] for k in range(plan.steps)]
-            synchronize(device)
-            started = time.perf_counter()
-            for window in chosen:
-                loss = trainee.step(window[:, :-1], window[:, 1:])
-            loss.item()
-            synchronize(device)
-            seconds = time.perf_counter() - started
-            best[name] = max(best[name], plan.steps * plan.batch_size * plan.seq_len / seconds)
-        position += plan.steps
+    for trainee in (eager, compiled):
+        trainee.position = FIRST_STEPS
+    rounds = in_rounds(
+        {
+            "eager": functools.partial(eager.chars_per_s, windows, plan.steps, device),
+            "compiled": functools.partial(compiled.chars_per_s, windows, plan.steps, device),
+        },
+        plan.repeats,
+    )
+    rounds.log(f"{cell} {plan.layers}x{plan.hidden} training")
     return (
         f"| {CELL_NAMES[cell]} | {plan.layers}x{plan.hidden} | {graphs[0]} | {graphs[1]} | "
-        f"{best['eager']:,.0f} | {best['compiled']:,.0f} | "
-        f"**{best['compiled'] / best['eager']:.2f}** | {first_seconds['eager']:.2f} | "
-        f"{first_seconds['compiled']:.2f} | {largest_difference:.1e} |"
+        f"{rounds.median('eager'):,.0f} | {rounds.median('compiled'):,.0f} | "
+        f"**{rounds.ratio('compiled', 'eager'):.2f}** | "
+        f"{rounds.ratio_range('compiled', 'eager')} | "
+        f"{first_seconds['eager']:.2f} | {first_seconds['compiled']:.2f} | "
+        f"{largest_difference:.1e} |"
     )
 
 
@@ -183,14 +206,15 @@ def compare_sampling(
     for streams in SAMPLE_STREAMS:
         torch._dynamo.reset()  # each stream count compiles from scratch, for its own shapes
         with torch.inference_mode():
-            speeds, first_seconds, difference = time_sampling_steps(
+            rounds, first_seconds, difference = time_sampling_steps(
                 model, streams, plan, device, backend
             )
         rows.append(
             f"| {CELL_NAMES[cell]} | {plan.layers}x{plan.hidden} | {streams} | "
-            f"{speeds['lean']:,.0f} | {speeds['compiled']:,.0f} | "
-            f"**{speeds['compiled'] / speeds['lean']:.2f}** | {first_seconds:.2f} | "
-            f"{difference:.1e} |"
+            f"{rounds.median('lean'):,.0f} | {rounds.median('compiled'):,.0f} | "
+            f"**{rounds.ratio('compiled', 'lean'):.2f}** | "
+            f"{rounds.ratio_range('compiled', 'lean')} | "
+            f"{first_seconds:.2f} | {difference:.1e} |"
         )
     torch._dynamo.reset()
     return rows
@@ -198,9 +222,9 @@ def compare_sampling(
 
 def time_sampling_steps(
     model: CharRNN, streams: int, plan: Plan, device: torch.device, backend: str
-) -> tuple[dict[str, float], float, float]:
-    """The lean and the compiled step's chars/s, the compiled step's first call in seconds, and
-    the largest difference between their noisy logits over the first steps."""
+) -> tuple[Rounds, float, float]:
+    """The lean and the compiled step's chars/s in rounds, the compiled step's first call in
+    seconds, and the largest difference between their noisy logits over the first steps."""
     generator = torch.Generator(device=device).manual_seed(0)
     shape = (plan.sample_steps, streams, model.vocab_size)
     noise = gumbel(shape, generator, device).float()  # (S, N, V)
@@ -223,22 +247,28 @@ def time_sampling_steps(
         difference = max(difference, (lean_logits - compiled_logits).abs().max().item())
         ids = lean_logits.argmax(dim=-1)
 
-    speeds = {"lean": 0.0, "compiled": 0.0}
-    for _ in range(plan.repeats):  # alternately, each from where the first steps left off
-        for name in speeds:
-            next_ids, state = ids, hidden
-            synchronize(device)
-            started = time.perf_counter()
-            for step in range(plan.sample_steps):
-                if name == "lean":
-                    logits = lean.step(next_ids, head_bias=lean_bias[step])
-                else:
-                    logits, state = compiled(next_ids, state, noise[step])
-                next_ids = logits.argmax(dim=-1)
-            synchronize(device)
-            seconds = time.perf_counter() - started
-            speeds[name] = max(speeds[name], streams * plan.sample_steps / seconds)
-    return speeds, first_seconds, difference
+    def lean_chars_per_s() -> float:
+        next_ids = ids
+        synchronize(device)
+        started = time.perf_counter()
+        for step in range(plan.sample_steps):
+            next_ids = lean.step(next_ids, head_bias=lean_bias[step]).argmax(dim=-1)
+        synchronize(device)
+        return streams * plan.sample_steps / (time.perf_counter() - started)
+
+    def compiled_chars_per_s() -> float:  # each timing from where the first steps left off
+        next_ids, state = ids, hidden
+        synchronize(device)
+        started = time.perf_counter()
+        for step in range(plan.sample_steps):
+            logits, state = compiled(next_ids, state, noise[step])
+            next_ids = logits.argmax(dim=-1)
+        synchronize(device)
+        return streams * plan.sample_steps / (time.perf_counter() - started)
+
+    rounds = in_rounds({"lean": lean_chars_per_s, "compiled": compiled_chars_per_s}, plan.repeats)
+    rounds.log(f"{CELL_NAMES[model.config.cell]} sampling, {streams} streams")
+    return rounds, first_seconds, difference
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -284,22 +314,23 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> None:
         f"backend {args.backend} ({'its usual' if args.warm_cache else 'an empty'} on-disk "
         f"cache at start), with `{rerun_command(__file__, argv)}`. Batch "
         f"{plan.batch_size} x seq_len {plan.seq_len}, fp32, charnn's training step; "
-        f"{plan.steps} steps per timing, timed alternately, best of {plan.repeats}.",
+        f"{plan.steps} steps per timing, in {plan.repeats} rounds: speeds are medians, ratios "
+        "the median of the rounds' ratios, beside their lowest and highest round.",
         "",
         "| cell | layers x hidden | graphs captured | graphs with allow_rnn | eager chars/s | "
-        "compiled chars/s (allow_rnn) | compiled / eager | first 3 steps, eager (s) | "
+        "compiled chars/s (allow_rnn) | compiled / eager | rounds | first 3 steps, eager (s) | "
         "first 3 steps, compiled (s) | largest loss difference |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",
         f"Sampling: {plan.sample_steps} characters per stream per timing at temperature "
-        f"{TEMPERATURE}, timed alternately, best of {plan.repeats}; the lean step is `charnn "
+        f"{TEMPERATURE}, in {plan.repeats} rounds likewise; the lean step is `charnn "
         "sample`'s, the compiled step the whole model on one character per stream, compiled as "
         "`train.compile` compiles it; both followed by the same argmax over the same noise.",
         "",
         "| cell | layers x hidden | streams | lean step chars/s | compiled step chars/s | "
-        "compiled / lean | first compiled step (s) | largest logit difference |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "compiled / lean | rounds | first compiled step (s) | largest logit difference |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
         *sampling_rows,
     ]
     table = "\n".join(lines)

@@ -82,6 +82,8 @@ def test_compile_check_script_compares_eager_and_compiled_steps(
         graphs, graphs_with_rnns, *speeds, difference = [
             cell.strip().strip("*") for cell in rest.split("|")
         ]
+        low, high = speeds.pop(3).split("-")  # compiled / eager's lowest and highest round
+        assert float(low) <= float(high), rest
         assert graphs.isdigit() and graphs_with_rnns.isdigit() and len(speeds) == 5, rest
         assert all(re.fullmatch(number, speed) for speed in speeds), rest
         assert float(difference) < 1e-4, rest  # the same function, compiled or not
@@ -89,6 +91,8 @@ def test_compile_check_script_compares_eager_and_compiled_steps(
     assert [cell for cell, _ in rows] == [cell for cell in cells for _ in (1, 64)], text
     for _, rest in rows:
         streams, *speeds, difference = [cell.strip().strip("*") for cell in rest.split("|")]
+        low, high = speeds.pop(3).split("-")
+        assert float(low) <= float(high), rest
         assert streams in ("1", "64") and len(speeds) == 4, rest
         assert all(re.fullmatch(number, speed) for speed in speeds), rest
         assert float(difference) < 1e-4, rest  # the lean and the compiled step agree
