@@ -149,7 +149,7 @@ class TrainConfig:
     precision: str = "fp32"
     """`fp32`, or `bf16` autocast on CUDA or a CPU (the weights stay fp32; elsewhere, as on
     MPS, ignored with a warning). On a CPU it pays where the CPU has bf16 arithmetic
-    (AVX512-BF16 or AMX): there the LSTM trained 1.4-1.65x faster (BENCHMARKS.md)."""
+    (AVX512-BF16 or AMX): there the LSTM trained 1.4-1.7x faster (BENCHMARKS.md)."""
     max_consecutive_skips: int = 10
     """A step whose loss or gradient norm is not finite is skipped (no update); after this many
     skipped steps in a row the run stops as diverged. 0: stop at the first one."""
