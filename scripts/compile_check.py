@@ -267,7 +267,7 @@ def time_sampling_steps(
         return streams * plan.sample_steps / (time.perf_counter() - started)
 
     rounds = in_rounds({"lean": lean_chars_per_s, "compiled": compiled_chars_per_s}, plan.repeats)
-    rounds.log(f"{CELL_NAMES[model.config.cell]} sampling, {streams} streams")
+    rounds.log(f"{model.config.cell} {streams}-stream sampling")  # as compare() names cells
     return rounds, first_seconds, difference
 
 
