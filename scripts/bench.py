@@ -6,10 +6,10 @@
 Every number comes from this run on this machine:
 
 1. Training throughput (chars/s) of each cell at two sizes through charnn's own trainer
-   (`charnn.trainer.train`, with its data windows, schedule, metrics, progress and the per-step
-   finiteness check), against a minimal hand-written loop with the same model, batch, optimizer
-   and clipping. The two are timed side by side in rounds, and their ratio is the median of
-   the rounds' ratios (`reporting.in_rounds`), as is every ratio below.
+   (`charnn.training.loop.train`, with its data windows, schedule, metrics, progress and the
+   per-step finiteness check), against a minimal hand-written loop with the same model, batch,
+   optimizer and clipping. The two are timed side by side in rounds, and their ratio is the
+   median of the rounds' ratios (`reporting.in_rounds`), as is every ratio below.
 2. The same throughput as model FLOP utilisation: 6 * N useful FLOPs per character, N = sum over
    layers of G * H * (I + H) plus H * V for the head (G = 4 LSTM, 3 GRU, 1 RNN), over the best
    matrix-multiply throughput measured here (several shapes, the model's own among them).
@@ -19,9 +19,9 @@ Every number comes from this run on this machine:
    (Linux's VmHWM, less what the process held before it started), so that no measurement
    inherits another's freed-but-kept memory and no sampling thread slows the timed runs; on
    CUDA the peak of torch's allocator.
-5. What charnn's allocator tuning (`charnn.allocator`, which the CLI applies and so does this
-   script) is worth: the minimal training loop in fresh processes with glibc's default malloc
-   settings and with the tuning, chars/s and page faults per step.
+5. What charnn's allocator tuning (`charnn.platform.allocator`, which training applies and so
+   does this script) is worth: the minimal training loop in fresh processes with glibc's default
+   malloc settings and with the tuning, chars/s and page faults per step.
 """
 
 from __future__ import annotations
@@ -47,8 +47,7 @@ except ImportError:  # Windows
 import torch
 import torch.nn.functional as F
 
-from charnn.allocator import tune_malloc
-from charnn.checkpoint import load_checkpoint
+from charnn.artifacts.checkpoint import load_checkpoint
 from charnn.config import (
     DataConfig,
     ModelConfig,
@@ -57,15 +56,16 @@ from charnn.config import (
     config_from_dict,
     config_to_dict,
 )
-from charnn.corpus import load_corpus
-from charnn.data import encode_corpus
-from charnn.evaluator import evaluate
-from charnn.model import CharRNN, detach_hidden
-from charnn.runtime import autocast, cpu_has_native_bf16
-from charnn.sampler import SamplingOptions, generate
-from charnn.simple_rnn import SimpleRNN
-from charnn.stepper import Stepper
-from charnn.trainer import build_optimizer, keep_recurrence_out_of_float16, train
+from charnn.data.sources import load_corpus
+from charnn.data.streams import encode_corpus
+from charnn.inference.evaluator import evaluate
+from charnn.inference.sampler import SamplingOptions, generate
+from charnn.inference.stepper import Stepper
+from charnn.model.network import CharRNN, detach_hidden
+from charnn.model.simple_rnn import SimpleRNN
+from charnn.platform.allocator import tune_malloc
+from charnn.platform.device import autocast, cpu_has_native_bf16
+from charnn.training.loop import build_optimizer, keep_recurrence_out_of_float16, train
 from reporting import (
     CELL_NAMES,
     Rounds,
@@ -613,7 +613,7 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                 "### The allocator",
                 "",
                 "The minimal loop in fresh processes, with glibc's default malloc settings and "
-                "with charnn's tuning (`charnn.allocator`, applied by the CLI and by this "
+                "with charnn's tuning (`charnn.platform.allocator`, applied by the CLI and by this "
                 f"script's other measurements), in {plan.repeats} rounds.",
                 "",
                 "| cell | layers x hidden | default chars/s | page faults/step | tuned chars/s "
@@ -629,7 +629,8 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
         "",
         f"{plan.sample_length} characters per stream at temperature 0.8. Naive: the model called "
         "on one character at a time, then softmax and multinomial. charnn: `charnn sample`'s "
-        "generator (the lean step of `charnn.stepper`), with 1 stream and with 64 streams "
+        "generator (the lean step of `charnn.inference.stepper`), with 1 stream and with 64 "
+        "streams "
         "(total chars/s over all streams). Bound: the step's matrix products alone "
         "(`Stepper.run_products`, the head's included) over the naive loop, the ratio "
         "sampling would reach if everything else in a step were free. At the peak rate: the "

@@ -52,7 +52,8 @@ TRAIN_SETTINGS = (
 CHILD = """
 import json, resource, sys, time
 started = time.perf_counter()
-from charnn import trainer, tokens
+from charnn.training import loop as trainer
+from charnn.data import token_cache as tokens
 import charnn.cli
 marks = {"imports_s": time.perf_counter() - started}
 real_prepare, real_step = tokens.prepare, trainer.train_step

@@ -4,8 +4,9 @@
     python scripts/compile_check.py --quick --backend eager --out x.md   # a smoke run
 
 For each cell (LSTM, GRU, tanh RNN) at 2x256, batch 32 x seq_len 64: charnn's own training step
-(`charnn.trainer.train_step`: forward, loss, backward, clipping, AdamW) on the model as it is and
-compiled as `train.compile: true` compiles it (`charnn.runtime.compile_model`), in one process:
+(`charnn.training.loop.train_step`: forward, loss, backward, clipping, AdamW) on the model as it
+is and compiled as `train.compile: true` compiles it (`charnn.platform.device.compile_model`),
+in one process:
 
 - how many graphs TorchDynamo captures from the model's forward, with its default settings and
   with `torch._dynamo.config.allow_rnn` on (0: it runs the whole forward eagerly, so compiling
@@ -22,9 +23,9 @@ compiled as `train.compile: true` compiles it (`charnn.runtime.compile_model`), 
   the same weights and see the same batches, so it should be float rounding).
 
 Then the same question for sampling: for each cell, with 1 and with 64 streams, `charnn
-sample`'s lean step (`charnn.stepper.Stepper`, with the noise and the temperature folded into its
-head as the sampler does) against the whole model called on one character per stream, compiled
-the same way, each followed by the same argmax over the same Gumbel noise:
+sample`'s lean step (`charnn.inference.stepper.Stepper`, with the noise and the temperature
+folded into its head as the sampler does) against the whole model called on one character per
+stream, compiled the same way, each followed by the same argmax over the same Gumbel noise:
 
 - chars/s of each, timed in rounds in the same way, after the compiled step's first call
   (whose seconds, compiling included, are shown);
@@ -49,15 +50,15 @@ from unittest import mock
 
 import torch
 
-from charnn.allocator import tune_malloc
 from charnn.config import DataConfig, ModelConfig, TrainConfig
-from charnn.corpus import load_corpus
-from charnn.data import encode_corpus
-from charnn.model import CharRNN, Hidden
-from charnn.runtime import compile_model
-from charnn.sampler import gumbel
-from charnn.stepper import Stepper
-from charnn.trainer import build_optimizer, train_step
+from charnn.data.sources import load_corpus
+from charnn.data.streams import encode_corpus
+from charnn.inference.sampler import gumbel
+from charnn.inference.stepper import Stepper
+from charnn.model.network import CharRNN, Hidden
+from charnn.platform.allocator import tune_malloc
+from charnn.platform.device import compile_model
+from charnn.training.loop import build_optimizer, train_step
 from reporting import (
     CELL_NAMES,
     Rounds,

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from charnn.checkpoint import load_checkpoint
+from charnn.artifacts.checkpoint import load_checkpoint
 from reporting import charnn, cpu_name, markers, replace_block, rerun_command
 
 ROOT = Path(__file__).resolve().parent.parent

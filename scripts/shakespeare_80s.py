@@ -29,7 +29,7 @@ warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch
 
 import torch  # noqa: E402
 
-from charnn.checkpoint import load_checkpoint  # noqa: E402
+from charnn.artifacts.checkpoint import load_checkpoint  # noqa: E402
 from reporting import charnn, cpu_name, replace_block, rerun_command  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from charnn.config import RunConfig, config_from_dict
-from charnn.model import CharRNN
+from charnn.model.network import CharRNN
 
 # Two cores: one thread per test process keeps the suite fast and its timings steady.
 torch.set_num_threads(1)
@@ -42,7 +42,7 @@ def without_time_loops(monkeypatch: pytest.MonkeyPatch) -> None:
     """ONNX export as torch 2.10 does it: nothing applies the decompositions of aten::lstm and
     aten::gru that loop over time (neither charnn nor, where it does so, torch.onnx)."""
     pytest.importorskip("onnxscript")
-    from charnn import onnx_export
+    from charnn.artifacts.export import onnx as onnx_export
 
     monkeypatch.setattr(onnx_export, "_time_looping_rnn_kernels", contextlib.nullcontext)
     strategies = pytest.importorskip("torch.onnx._internal.exporter._capture_strategies")
@@ -61,7 +61,7 @@ def unigram_entropy(text: str) -> float:
 @pytest.fixture(scope="session", autouse=True)
 def token_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Token files go to a folder of the test session, never to the user's ~/.cache."""
-    from charnn.tokens import CACHE_ENV
+    from charnn.data.token_cache import CACHE_ENV
 
     folder = tmp_path_factory.mktemp("token-cache")
     os.environ[CACHE_ENV] = str(folder)  # subprocesses inherit it through subprocess_env
@@ -113,7 +113,7 @@ def tiny_config(corpus_file: Path, tmp_path: Path) -> RunConfig:
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One small trained run, shared by the sample, eval and CLI tests (read-only for them)."""
-    from charnn.trainer import train
+    from charnn.training.loop import train
 
     root = tmp_path_factory.mktemp("trained")
     corpus = root / "corpus.txt"

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import charnn
 from charnn.cli import app
 from charnn.errors import CharnnError
-from charnn.evaluator import evaluate
+from charnn.inference.evaluator import evaluate
 
 
 def test_load_model_generate_and_score(trained_run: Path) -> None:

@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from charnn import __version__
-from charnn.checkpoint import load_checkpoint
+from charnn.artifacts.checkpoint import load_checkpoint
 from charnn.cli import app
 
 from .conftest import tiny_tree

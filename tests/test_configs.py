@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from charnn.config import load_config
-from charnn.corpus import SOURCES
-from charnn.model import CharRNN, count_parameters
+from charnn.data.sources import SOURCES
+from charnn.model.network import CharRNN, count_parameters
 
 from .conftest import REPO_ROOT
 

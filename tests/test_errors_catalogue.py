@@ -25,12 +25,14 @@ import torch
 import yaml
 from typer.testing import CliRunner, Result
 
-from charnn import atomic, corpus, trainer
-from charnn.checkpoint import load_checkpoint
+from charnn.artifacts.checkpoint import load_checkpoint
+from charnn.artifacts.run_dir import training_lock
 from charnn.cli import app
 from charnn.config import config_from_dict
-from charnn.corpus import RemoteCorpus
-from charnn.run_dir import training_lock
+from charnn.data import sources as corpus
+from charnn.data.sources import RemoteCorpus
+from charnn.platform import atomic
+from charnn.training import loop as trainer
 
 from .conftest import REPO_ROOT, tiny_tree, without_time_loops
 
@@ -70,7 +72,7 @@ class Situation:
 
     def tiny_run(self, name: str = "run", **train: object) -> Path:
         """A freshly trained tiny run of our own (safe to change, unlike trained_run)."""
-        from charnn.trainer import train as train_run
+        from charnn.training.loop import train as train_run
 
         tree = tiny_tree(self.corpus_file, self.tmp / name, max_steps=20, eval_every=10, **train)
         train_run(config_from_dict(tree))
@@ -161,13 +163,13 @@ def _(s: Situation) -> list[str]:
         "tinyshakespeare",
         RemoteCorpus("ts.txt", "http://127.0.0.1:9/input.txt", "0" * 64),
     )
-    s.monkeypatch.setattr("charnn.download.RETRIES", 0)
+    s.monkeypatch.setattr("charnn.data.download.RETRIES", 0)
     s.monkeypatch.setattr(corpus, "download", lambda *a, **k: _download_without_retries(*a, **k))
     return ["train", "--set", "data.source=tinyshakespeare", "--out-dir", str(s.tmp / "r")]
 
 
 def _download_without_retries(*args: object, **kwargs: object) -> Path:
-    from charnn.download import download
+    from charnn.data.download import download
 
     return download(*args, **kwargs, retries=0)  # type: ignore[arg-type]
 
@@ -542,12 +544,12 @@ def _(s: Situation) -> list[str]:
 @scenario("ddp-batch-indivisible")
 def _(s: Situation) -> list[str]:
     # As rank 1 of 4 would see it; the shares are cut before any process talks to another.
-    from charnn import distributed
+    from charnn.training import world as distributed
 
     def world_of_four(device: object) -> distributed.World:
         return distributed.World(rank=1, size=4, local_rank=1)
 
-    s.monkeypatch.setattr("charnn.trainer.join_world", world_of_four)
+    s.monkeypatch.setattr("charnn.training.loop.join_world", world_of_four)
     s.monkeypatch.setattr(distributed.World, "on_main", lambda self, work: None)
     return ["train", str(s.config(batch_size=6))]
 
@@ -564,7 +566,7 @@ def _(s: Situation) -> list[str]:
     def no_compiler(graph: object, inputs: object) -> object:
         raise RuntimeError("No working C++ compiler found")
 
-    s.monkeypatch.setattr("charnn.runtime.COMPILE_BACKEND", no_compiler)
+    s.monkeypatch.setattr("charnn.platform.device.COMPILE_BACKEND", no_compiler)
     return ["train", str(s.config(compile=True))]
 
 

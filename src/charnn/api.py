@@ -17,12 +17,12 @@ from pathlib import Path
 
 import torch
 
-from charnn.checkpoint import Checkpoint, checkpoint_path, load_checkpoint
-from charnn.evaluator import EvalResult, TextFileOptions, evaluate, evaluate_checkpoint
-from charnn.model import CharRNN
-from charnn.runtime import resolve_device
-from charnn.sampler import SamplingOptions, generate
-from charnn.vocab import CharVocab
+from charnn.artifacts.checkpoint import Checkpoint, checkpoint_path, load_checkpoint
+from charnn.data.vocab import CharVocab
+from charnn.inference.evaluator import EvalResult, TextFileOptions, evaluate, evaluate_checkpoint
+from charnn.inference.sampler import SamplingOptions, generate
+from charnn.model.network import CharRNN
+from charnn.platform.device import resolve_device
 
 
 @dataclass

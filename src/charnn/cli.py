@@ -22,8 +22,8 @@ from typing import Annotated
 import typer
 
 from charnn import __version__
-from charnn.allocator import tune_malloc
 from charnn.errors import CharnnError
+from charnn.platform.allocator import tune_malloc
 
 # torch warns at import when NumPy is missing; charnn never needs NumPy.
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
@@ -183,8 +183,8 @@ def train(
 ) -> None:
     """Train a character-level model; writes config.yaml, last.pt, best.pt and metrics.jsonl."""
     with _user_errors():
-        from charnn import trainer
         from charnn.config import load_config
+        from charnn.training import loop as trainer
 
         if resume and overwrite:
             raise CharnnError("--resume continues a run and --overwrite starts it over; pick one")
@@ -410,7 +410,7 @@ def info(
 ) -> None:
     """What a run is: corpus, vocabulary, model shape, steps, losses, time, device, versions."""
     with _user_errors():
-        from charnn.info import format_info, run_info
+        from charnn.artifacts.info import format_info, run_info
 
         facts = run_info(run)
         typer.echo(json.dumps(facts) if as_json else format_info(facts))
@@ -448,8 +448,8 @@ def export_(
 ) -> None:
     """Write the model as a file that runs without charnn, plus its vocabulary."""
     with _user_errors():
-        from charnn.checkpoint import checkpoint_path, load_checkpoint
-        from charnn.export import default_file_name, export
+        from charnn.artifacts.checkpoint import checkpoint_path, load_checkpoint
+        from charnn.artifacts.export.writer import default_file_name, export
 
         name = default_file_name(format)
         path = checkpoint_path(run)
@@ -471,7 +471,7 @@ def plot(
 ) -> None:
     """Plot training and validation loss against step and wall time (needs charnn[plot])."""
     with _user_errors():
-        from charnn.plot import plot_runs
+        from charnn.artifacts.plot import plot_runs
 
         typer.echo(str(plot_runs(runs, out)))
 

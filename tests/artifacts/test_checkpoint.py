@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from charnn import checkpoint as checkpoint_module
-from charnn.checkpoint import (
+from charnn.artifacts import checkpoint as checkpoint_module
+from charnn.artifacts.checkpoint import (
     CHECKSUM_KEY,
     FORMAT_VERSION,
     Checkpoint,
@@ -19,9 +19,9 @@ from charnn.checkpoint import (
     save_checkpoint,
 )
 from charnn.config import RunConfig
+from charnn.data.vocab import CharVocab
 from charnn.errors import CheckpointError
-from charnn.model import CharRNN
-from charnn.vocab import CharVocab
+from charnn.model.network import CharRNN
 
 
 def make_checkpoint() -> Checkpoint:

@@ -12,12 +12,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from charnn.checkpoint import load_checkpoint
+from charnn.artifacts.checkpoint import load_checkpoint
 from charnn.cli import app
 from charnn.config import config_from_dict
-from charnn.trainer import train
+from charnn.training.loop import train
 
-from .conftest import tiny_tree, without_time_loops
+from ..conftest import tiny_tree, without_time_loops
 
 # Older exporters cannot keep the time axis free: charnn refuses them (tested below).
 needs_onnx_torch = pytest.mark.skipif(
@@ -161,7 +161,7 @@ def test_onnx_export_after_a_compiled_run_in_the_same_process_keeps_the_time_axi
     # kernels; the exporter's time-looping decompositions must still be the ones used.
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")
-    monkeypatch.setattr("charnn.runtime.COMPILE_BACKEND", "eager")  # no C++ compiler needed
+    monkeypatch.setattr("charnn.platform.device.COMPILE_BACKEND", "eager")  # no C++ compiler needed
     tree = tiny_tree(corpus_file, tmp_path / "run", max_steps=4, eval_every=4, compile=True)
     tree["model"].update(cell=cell, num_layers=2)  # type: ignore[union-attr]
     train(config_from_dict(tree))
@@ -205,7 +205,7 @@ def _graph(inputs: dict[str, list[str | int]], outputs: list[str]) -> object:
 
 def test_the_exported_interface_check_names_what_is_off() -> None:
     pytest.importorskip("onnxscript")
-    from charnn.onnx_export import interface_problem
+    from charnn.artifacts.export.onnx import interface_problem
 
     outputs = ["logits", "h_out", "c_out"]
     free = {"ids": ["batch", "time"], "h": [2, "batch", 32], "c": [2, "batch", 32]}

@@ -8,9 +8,9 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
+from charnn.artifacts.info import run_info
 from charnn.cli import app
 from charnn.config import config_from_dict, load_config
-from charnn.info import run_info
 
 runner = CliRunner()
 

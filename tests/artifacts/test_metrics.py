@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from charnn.metrics import METRIC_KEYS, MetricsLog, bits_per_char, perplexity
+from charnn.artifacts.metrics import METRIC_KEYS, MetricsLog, bits_per_char, perplexity
 
 
 def test_units() -> None:

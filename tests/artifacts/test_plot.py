@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from charnn.cli import app
 from charnn.config import config_from_dict
-from charnn.trainer import train
+from charnn.training.loop import train
 
-from .conftest import tiny_tree
+from ..conftest import tiny_tree
 
 runner = CliRunner()
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from charnn.artifacts.run_dir import LOCK_NAME, RUN_FILES, start_run, training_lock
 from charnn.errors import CheckpointError
-from charnn.run_dir import LOCK_NAME, RUN_FILES, start_run, training_lock
 
 HOLD_THE_LOCK = """
 import sys, time
 from pathlib import Path
-from charnn.run_dir import training_lock
+from charnn.artifacts.run_dir import training_lock
 with training_lock(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(60)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from charnn.artifacts.metrics import MetricsLog
 from charnn.config import config_from_dict
 from charnn.errors import ConfigError
-from charnn.metrics import MetricsLog
-from charnn.trainer import train
+from charnn.training.loop import train
 
-from .conftest import tiny_tree
+from ..conftest import tiny_tree
 
 
 def test_tensorboard_scalars_mirror_the_metrics_file(corpus_file: Path, tmp_path: Path) -> None:

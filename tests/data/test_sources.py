@@ -12,19 +12,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from charnn import corpus as corpus_module
 from charnn.config import DataConfig
-from charnn.corpus import (
+from charnn.data import sources as corpus_module
+from charnn.data.download import download, sha256_of
+from charnn.data.sources import (
     REMOTE_CORPORA,
     RemoteCorpus,
     fetch_remote_corpus,
     load_corpus,
     read_text_file,
 )
-from charnn.download import download, sha256_of
 from charnn.errors import ConfigError, DataError
 
-from .conftest import SHARED_SHAKESPEARE
+from ..conftest import SHARED_SHAKESPEARE
 
 PAYLOAD = b"First Citizen:\nBefore we proceed any further, hear me speak.\n"
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()

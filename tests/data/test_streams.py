@@ -5,7 +5,7 @@ import string
 import pytest
 import torch
 
-from charnn.data import TrainStreams, encode_corpus, split_ids
+from charnn.data.streams import TrainStreams, encode_corpus, split_ids
 from charnn.errors import DataError
 
 

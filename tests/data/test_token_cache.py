@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from charnn import tokens
+from charnn.data import token_cache as tokens
+from charnn.data.vocab import ByteVocab, CharVocab
 from charnn.errors import DataError
-from charnn.vocab import ByteVocab, CharVocab
 
 CHINESE = "床前明月光，疑是地上霜。举头望明月，低头思故乡。\n" * 30
 MIXED = "Hello 世界! こんにちは 🌍🎉 Привет مرحبا ½ café\n" * 30

@@ -5,8 +5,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from charnn.data.vocab import CharVocab
 from charnn.errors import DataError
-from charnn.vocab import CharVocab
 
 
 @given(st.text(min_size=1))

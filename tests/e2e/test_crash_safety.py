@@ -18,10 +18,10 @@ import pytest
 import torch
 import yaml
 
-from charnn.checkpoint import load_checkpoint
-from charnn.metrics import MetricsLog
+from charnn.artifacts.checkpoint import load_checkpoint
+from charnn.artifacts.metrics import MetricsLog
 
-from .conftest import tiny_tree
+from ..conftest import tiny_tree
 
 pytestmark = pytest.mark.slow
 

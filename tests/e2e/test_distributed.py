@@ -15,13 +15,13 @@ import pytest
 import torch
 import yaml
 
-from charnn.checkpoint import load_checkpoint
-from charnn.data import TrainStreams
-from charnn.distributed import World, join_world
+from charnn.artifacts.checkpoint import load_checkpoint
+from charnn.artifacts.metrics import MetricsLog
+from charnn.data.streams import TrainStreams
 from charnn.errors import CharnnError, ConfigError
-from charnn.metrics import MetricsLog
+from charnn.training.world import World, join_world
 
-from .conftest import tiny_tree
+from ..conftest import tiny_tree
 
 STEPS = 30
 
@@ -202,7 +202,7 @@ def test_resume_under_torchrun_continues_exactly(
 # directory, logging) takes longer: each rank's local clock then reads differently.
 LATE_RANK_ZERO = """
 import os, time
-from charnn import trainer
+from charnn.training import loop as trainer
 if os.environ["RANK"] == "0":
     loop = trainer._Run.loop
     def late_loop(self, *args, **kwargs):
@@ -229,12 +229,12 @@ def test_ranks_whose_clocks_disagree_finish_together(
 # The eager backend (no C++ compiler, seconds), recording each graph TorchDynamo hands it.
 RECORDING_BACKEND = """
 import os, sys
-import charnn.runtime
+import charnn.platform.device
 def recording_backend(graph, example_inputs):
     print(f"rank {os.environ['RANK']} compiled a graph of {len(graph.graph.nodes)} nodes",
           file=sys.stderr, flush=True)
     return graph.forward
-charnn.runtime.COMPILE_BACKEND = recording_backend
+charnn.platform.device.COMPILE_BACKEND = recording_backend
 """
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from charnn.checkpoint import load_checkpoint
-from charnn.vocab import ByteVocab, Utf8Decoder
+from charnn.artifacts.checkpoint import load_checkpoint
+from charnn.data.vocab import ByteVocab, Utf8Decoder
 
-from .conftest import tiny_tree
+from ..conftest import tiny_tree
 
 CHINESE = "床前明月光，疑是地上霜。举头望明月，低头思故乡。\n" * 40
 MIXED = "Hello 世界! こんにちは 🌍🎉 Привет مرحبا café\n" * 40

@@ -8,13 +8,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from charnn.checkpoint import load_checkpoint
+from charnn.artifacts.checkpoint import load_checkpoint
 from charnn.config import ModelConfig
 from charnn.errors import CharnnError, DataError
-from charnn.evaluator import EvalResult, evaluate, evaluate_checkpoint
-from charnn.model import CharRNN
+from charnn.inference.evaluator import EvalResult, evaluate, evaluate_checkpoint
+from charnn.model.network import CharRNN
 
-from .conftest import PATTERNED_TEXT
+from ..conftest import PATTERNED_TEXT
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -43,7 +43,7 @@ def test_windowed_loss_equals_independent_windows_scored_one_by_one(
     torch.manual_seed(0)
     model = CharRNN(ModelConfig(hidden_size=16, num_layers=2, embedding_dim=8), vocab_size=11)
     ids = torch.randint(0, 11, (300,))
-    monkeypatch.setattr("charnn.evaluator.WINDOW_BATCH_CHARS", 100)  # several batches
+    monkeypatch.setattr("charnn.inference.evaluator.WINDOW_BATCH_CHARS", 100)  # several batches
     result = evaluate(model, ids, window=window)
     model.eval()
     total = 0.0

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from charnn.checkpoint import load_checkpoint
+from charnn.artifacts.checkpoint import load_checkpoint
 from charnn.config import ModelConfig
+from charnn.data.vocab import CharVocab
 from charnn.errors import CharnnError, DataError
-from charnn.model import CharRNN
-from charnn.sampler import (
+from charnn.inference.sampler import (
     SamplingOptions,
     filter_logits,
     generate,
@@ -18,7 +18,7 @@ from charnn.sampler import (
     next_ids,
     sample_text,
 )
-from charnn.vocab import CharVocab
+from charnn.model.network import CharRNN
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +237,7 @@ def test_a_longer_sample_starts_with_the_shorter_one(
     short = sample_text(model, vocab, prime="the ", length=50, options=options, seed=5)
     long = sample_text(model, vocab, prime="the ", length=300, options=options, seed=5)
     assert long.startswith(short)
-    monkeypatch.setattr("charnn.sampler.NOISE_BLOCK_ELEMENTS", 1)  # one step per block
+    monkeypatch.setattr("charnn.inference.sampler.NOISE_BLOCK_ELEMENTS", 1)  # one step per block
     assert sample_text(model, vocab, prime="the ", length=50, options=options, seed=5) == short
 
 
@@ -275,6 +275,6 @@ def test_the_feature_major_layout_draws_the_same_text(
         return ["".join(column) for column in zip(*steps, strict=True)]
 
     feature_major = texts()
-    monkeypatch.setattr("charnn.stepper.FEATURE_MAJOR_STREAMS", ())
+    monkeypatch.setattr("charnn.inference.stepper.FEATURE_MAJOR_STREAMS", ())
     assert texts() == feature_major
     assert len(set(feature_major)) > 1  # the streams drew apart: a real sample, not one text

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from charnn.config import ModelConfig
-from charnn.model import CharRNN
-from charnn.stepper import FEATURE_MAJOR_STREAMS, Stepper
+from charnn.inference.stepper import FEATURE_MAJOR_STREAMS, Stepper
+from charnn.model.network import CharRNN
 
 
 @pytest.fixture

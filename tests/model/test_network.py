@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from charnn.config import ModelConfig
-from charnn.model import (
+from charnn.model.network import (
     RECURRENT_CORES,
     CharRNN,
     count_parameters,
@@ -14,9 +14,9 @@ from charnn.model import (
     hidden_to_list,
     recurrent_dtype,
 )
-from charnn.simple_rnn import SimpleRNN
+from charnn.model.simple_rnn import SimpleRNN
 
-from .conftest import core_output_dtypes
+from ..conftest import core_output_dtypes
 
 CELLS = ("lstm", "gru", "rnn")
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from charnn.simple_rnn import SimpleRNN, TanhRecurrence
+from charnn.model.simple_rnn import SimpleRNN, TanhRecurrence
 
 TOLERANCE = {"atol": 1e-5, "rtol": 1e-5}
 

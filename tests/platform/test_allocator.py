@@ -10,7 +10,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from charnn import allocator, cli
+from charnn import cli
+from charnn.platform import allocator
 
 # A fresh process: page faults in each of 20 training steps of a 2x256 LSTM on two threads,
 # big enough for glibc's defaults to fault thousands of pages in on most steps (how many, and
@@ -19,10 +20,10 @@ from charnn import allocator, cli
 STEPS = """
 import json, resource, sys, torch
 torch.set_num_threads(2)
-from charnn.allocator import tune_malloc
+from charnn.platform.allocator import tune_malloc
 assert tune_malloc()
 from charnn.config import ModelConfig
-from charnn.model import CharRNN
+from charnn.model.network import CharRNN
 model = CharRNN(ModelConfig(cell="lstm", hidden_size=256, num_layers=2), 65)
 optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
 ids = torch.randint(0, 65, (32, 65))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from charnn.atomic import atomic_write
+from charnn.platform.atomic import atomic_write
 
 
 def test_the_file_appears_whole_with_the_usual_permissions(tmp_path: Path) -> None:

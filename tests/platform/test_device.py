@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from charnn import runtime
 from charnn.errors import DeviceError
-from charnn.runtime import autocast, resolve_device, rng_state, set_rng_state
+from charnn.platform import device as runtime
+from charnn.platform.device import autocast, resolve_device, rng_state, set_rng_state
 
 
 def test_cpu_and_auto_without_accelerators(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -135,7 +135,7 @@ def test_compiling_traces_the_rnn_modules_only_inside_the_compiled_calls(
     import torch._dynamo
 
     from charnn.config import ModelConfig
-    from charnn.model import CharRNN
+    from charnn.model.network import CharRNN
 
     graphs: list[torch.fx.GraphModule] = []
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from charnn.digest import content_sha256
+from charnn.platform.digest import content_sha256
 
 
 def test_equal_content_gives_equal_digests() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from charnn.allocator import tune_malloc
+from charnn.platform.allocator import tune_malloc
 
-from .conftest import run_script
+from ..conftest import run_script
 
 
 def test_quick_benchmark_writes_numbers_for_every_cell(

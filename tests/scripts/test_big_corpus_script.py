@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_script
+from ..conftest import run_script
 
 
 @pytest.mark.slow

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from charnn.checkpoint import load_checkpoint
+from charnn.artifacts.checkpoint import load_checkpoint
 
-from .conftest import run_script, tiny_tree
+from ..conftest import run_script, tiny_tree
 
 
 @pytest.mark.slow

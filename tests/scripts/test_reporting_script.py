@@ -13,7 +13,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def reporting() -> Iterator[ModuleType]:
-    path = Path(__file__).resolve().parent.parent / "scripts" / "reporting.py"
+    path = Path(__file__).resolve().parents[2] / "scripts" / "reporting.py"
     spec = importlib.util.spec_from_file_location("reporting", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -13,8 +13,9 @@ import pytest
 import torch
 import yaml
 
-from charnn import atomic, trainer
-from charnn.checkpoint import load_checkpoint, save_checkpoint
+from charnn.artifacts.checkpoint import load_checkpoint, save_checkpoint
+from charnn.artifacts.metrics import METRIC_KEYS, MetricsLog
+from charnn.artifacts.run_dir import training_lock
 from charnn.config import ModelConfig, RunConfig, TrainConfig, config_from_dict
 from charnn.errors import (
     CharnnError,
@@ -24,10 +25,10 @@ from charnn.errors import (
     TrainingDiverged,
     TrainingInterrupted,
 )
-from charnn.metrics import METRIC_KEYS, MetricsLog
-from charnn.model import CharRNN
-from charnn.run_dir import training_lock
-from charnn.trainer import (
+from charnn.model.network import CharRNN
+from charnn.platform import atomic
+from charnn.training import loop as trainer
+from charnn.training.loop import (
     build_optimizer,
     keep_recurrence_out_of_float16,
     resume_config,
@@ -35,7 +36,7 @@ from charnn.trainer import (
     train_step,
 )
 
-from .conftest import PATTERNED_TEXT, core_output_dtypes, tiny_tree, unigram_entropy
+from ..conftest import PATTERNED_TEXT, core_output_dtypes, tiny_tree, unigram_entropy
 
 
 def test_weight_decay_applies_to_matrices_only(tiny_config: RunConfig) -> None:
@@ -510,7 +511,7 @@ def test_a_core_that_computes_in_bfloat16_is_left_under_autocast(
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_no_float16_flows_through_the_recurrent_layers_under_bf16_on_cuda(cell: str) -> None:
-    from charnn.runtime import autocast
+    from charnn.platform.device import autocast
 
     device = torch.device("cuda")
     model = CharRNN(ModelConfig(cell=cell, hidden_size=16, embedding_dim=8), 10).to(device)
@@ -528,8 +529,8 @@ def test_no_float16_flows_through_the_recurrent_layers_under_bf16_on_cuda(cell: 
 def test_train_on_cuda_then_sample_and_score_on_cpu(
     corpus_file: Path, tmp_path: Path, precision: str
 ) -> None:
-    from charnn.evaluator import evaluate_checkpoint
-    from charnn.sampler import sample_text
+    from charnn.inference.evaluator import evaluate_checkpoint
+    from charnn.inference.sampler import sample_text
 
     tree = tiny_tree(corpus_file, tmp_path / "run", max_steps=60, precision=precision)
     tree["device"] = "cuda"
@@ -560,9 +561,9 @@ def test_a_compiled_run_trains_as_the_eager_one_and_saves_the_same_names(
 ) -> None:
     # The `eager` backend: TorchDynamo traces the model (RNN modules included) and runs the
     # captured graph as it is, so this needs no C++ compiler and the losses match exactly.
-    monkeypatch.setattr("charnn.runtime.COMPILE_BACKEND", "eager")
+    monkeypatch.setattr("charnn.platform.device.COMPILE_BACKEND", "eager")
     plain = train(config_from_dict(gru_tree(corpus_file, tmp_path / "plain")))
-    with caplog.at_level("INFO", logger="charnn.trainer"):
+    with caplog.at_level("INFO", logger="charnn.training.loop"):
         compiled = train(
             config_from_dict(gru_tree(corpus_file, tmp_path / "compiled", compile=True))
         )
@@ -589,11 +590,11 @@ def test_a_failing_compile_is_one_clear_error(
     def no_compiler(graph: object, inputs: object) -> object:
         raise RuntimeError("Compiler: cc is not found")
 
-    monkeypatch.setattr("charnn.runtime.COMPILE_BACKEND", no_compiler)
+    monkeypatch.setattr("charnn.platform.device.COMPILE_BACKEND", no_compiler)
     config = config_from_dict(tiny_tree(corpus_file, tmp_path / "run", compile=True))
     assert config.model.cell == "lstm"
     with (
-        caplog.at_level("WARNING", logger="charnn.trainer"),
+        caplog.at_level("WARNING", logger="charnn.training.loop"),
         pytest.raises(CharnnError, match=r"train.compile=true, but torch.compile could not") as e,
     ):
         train(config)
@@ -607,7 +608,7 @@ def test_a_failing_compile_is_one_clear_error(
 @pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="needs a C++ compiler")
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_inductor_compiles_a_gru_that_computes_nn_grus_function() -> None:
-    from charnn.runtime import compile_model
+    from charnn.platform.device import compile_model
 
     torch.manual_seed(0)
     model = CharRNN(ModelConfig(cell="gru", hidden_size=16, embedding_dim=8), vocab_size=11)

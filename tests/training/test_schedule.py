@@ -6,7 +6,7 @@ import math
 import pytest
 
 from charnn.config import TrainConfig
-from charnn.schedule import lr_at
+from charnn.training.schedule import lr_at
 
 
 def test_lr_warms_up_linearly_then_decays_by_cosine() -> None:

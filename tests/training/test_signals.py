@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from charnn.interruptions import interrupted, stop_on_signals
+from charnn.training.signals import interrupted, stop_on_signals
 
 
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from charnn.checkpoint import LAST_NAME, checkpoint_path, load_checkpoint
-from charnn.metrics import bits_per_char
-from charnn.model import CharRNN, count_parameters
+from charnn.artifacts.checkpoint import LAST_NAME, checkpoint_path, load_checkpoint
+from charnn.artifacts.metrics import bits_per_char
+from charnn.model.network import CharRNN, count_parameters
 
 CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "tanh RNN"}
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from charnn.atomic import atomic_write
+from charnn.platform.atomic import atomic_write
 
 METRIC_KEYS = (
     "step",

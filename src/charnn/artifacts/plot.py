@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from charnn.artifacts.metrics import MetricsLog
+from charnn.artifacts.run_dir import METRICS_NAME
 from charnn.errors import CharnnError
-from charnn.metrics import MetricsLog
-from charnn.run_dir import METRICS_NAME
 
 LINES: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     ("train", "loss", "train", {"linestyle": "-"}),

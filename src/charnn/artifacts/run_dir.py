@@ -23,9 +23,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from charnn.atomic import remove_stale_temporaries
-from charnn.checkpoint import BEST_NAME, LAST_NAME
+from charnn.artifacts.checkpoint import BEST_NAME, LAST_NAME
 from charnn.errors import CheckpointError
+from charnn.platform.atomic import remove_stale_temporaries
 
 CONFIG_NAME = "config.yaml"
 METRICS_NAME = "metrics.jsonl"

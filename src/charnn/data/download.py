@@ -15,8 +15,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from charnn.atomic import atomic_write
 from charnn.errors import DataError
+from charnn.platform.atomic import atomic_write
 
 CONNECT_TIMEOUT_S = 6.05  # just over a multiple of 3 s, the TCP retransmission window
 READ_TIMEOUT_S = 30.0

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from charnn.config import DataConfig
-from charnn.download import download, sha256_of
+from charnn.data.download import download, sha256_of
 from charnn.errors import DataError
 
 DATA_DIR_ENV = "CHARNN_DATA_DIR"

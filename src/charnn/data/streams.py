@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from charnn.data.vocab import CharVocab
 from charnn.errors import ConfigError, DataError
-from charnn.vocab import CharVocab
 
 
 @dataclass(frozen=True)

@@ -31,18 +31,18 @@ from typing import Any
 
 import torch
 
-from charnn.atomic import atomic_write
 from charnn.config import DataConfig
-from charnn.corpus import (
+from charnn.data.sources import (
     REMOTE_CORPORA,
     TRAIN_DECODING_FIX,
     fetch_remote_corpus,
     load_corpus,
     read_file_bytes,
 )
-from charnn.digest import tensor_bytes
+from charnn.data.vocab import ByteVocab, CharVocab, new_vocab
 from charnn.errors import DataError
-from charnn.vocab import ByteVocab, CharVocab, new_vocab
+from charnn.platform.atomic import atomic_write
+from charnn.platform.digest import tensor_bytes
 
 CACHE_ENV = "CHARNN_CACHE_DIR"
 FORMAT_VERSION = 1

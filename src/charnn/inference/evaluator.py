@@ -22,15 +22,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from charnn.checkpoint import Checkpoint
+from charnn.artifacts.checkpoint import Checkpoint
+from charnn.artifacts.metrics import bits_per_char, perplexity
 from charnn.config import DECODE_ERRORS, is_known_encoding, unknown_encoding
-from charnn.corpus import read_file_bytes, read_text_file
-from charnn.data import split_ids
+from charnn.data.sources import read_file_bytes, read_text_file
+from charnn.data.streams import split_ids
+from charnn.data.token_cache import prepare_corpus
+from charnn.data.vocab import ByteVocab
 from charnn.errors import CharnnError, DataError
-from charnn.metrics import bits_per_char, perplexity
-from charnn.model import CharRNN
-from charnn.tokens import prepare_corpus
-from charnn.vocab import ByteVocab
+from charnn.model.network import CharRNN
 
 EVAL_SPLITS = ("val", "test")
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
+from charnn.data.vocab import UNKNOWN_CHARS_FIX, CharVocab
 from charnn.errors import CharnnError
-from charnn.model import CharRNN, Hidden
-from charnn.stepper import Stepper
-from charnn.vocab import UNKNOWN_CHARS_FIX, CharVocab
+from charnn.inference.stepper import Stepper
+from charnn.model.network import CharRNN, Hidden
 
 
 @dataclass(frozen=True, kw_only=True)

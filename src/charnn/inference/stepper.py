@@ -38,7 +38,7 @@ import functools
 
 import torch
 
-from charnn.model import CharRNN, Hidden
+from charnn.model.network import CharRNN, Hidden
 
 FEATURE_MAJOR_STREAMS = (16, 32, 48, 64)
 """On a CPU, these stream counts lay the buffers out feature-major. Measured with MKL on this

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from charnn.config import ModelConfig
-from charnn.simple_rnn import SimpleRNN
+from charnn.model.simple_rnn import SimpleRNN
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 """GRU and SimpleRNN: h (num_layers, B, H). LSTM: (h, c), each (num_layers, B, H)."""

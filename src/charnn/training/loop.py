@@ -22,8 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from charnn.board import TensorBoardMirror
-from charnn.checkpoint import (
+from charnn.artifacts.checkpoint import (
     BEST_NAME,
     LAST_NAME,
     Checkpoint,
@@ -31,6 +30,9 @@ from charnn.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from charnn.artifacts.metrics import MetricsLog, bits_per_char
+from charnn.artifacts.run_dir import CONFIG_NAME, METRICS_NAME, start_run, training_lock
+from charnn.artifacts.tensorboard import TensorBoardMirror
 from charnn.config import (
     RunConfig,
     TrainConfig,
@@ -39,13 +41,11 @@ from charnn.config import (
     config_to_yaml,
     load_config,
 )
-from charnn.data import TrainStreams, split_ids
-from charnn.distributed import World, join_world, leave_world, rank_device
+from charnn.data.streams import TrainStreams, split_ids
+from charnn.data.token_cache import PreparedCorpus, prepare_corpus
 from charnn.errors import CheckpointError, ConfigError, TrainingDiverged
-from charnn.evaluator import evaluate
-from charnn.interruptions import interrupted, out_of_memory_is_a_user_error, stop_on_signals
-from charnn.metrics import MetricsLog, bits_per_char
-from charnn.model import (
+from charnn.inference.evaluator import evaluate
+from charnn.model.network import (
     CharRNN,
     Hidden,
     count_parameters,
@@ -54,9 +54,7 @@ from charnn.model import (
     hidden_to_list,
     recurrent_dtype,
 )
-from charnn.progress import Progress
-from charnn.run_dir import CONFIG_NAME, METRICS_NAME, start_run, training_lock
-from charnn.runtime import (
+from charnn.platform.device import (
     AUTOCAST_DEVICES,
     autocast,
     compile_model,
@@ -68,8 +66,10 @@ from charnn.runtime import (
     set_rng_state,
     warn_unused_precision,
 )
-from charnn.schedule import lr_at
-from charnn.tokens import PreparedCorpus, prepare_corpus
+from charnn.training.progress import Progress
+from charnn.training.schedule import lr_at
+from charnn.training.signals import interrupted, out_of_memory_is_a_user_error, stop_on_signals
+from charnn.training.world import World, join_world, leave_world, rank_device
 
 logger = logging.getLogger(__name__)
 

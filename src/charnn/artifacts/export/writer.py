@@ -31,10 +31,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from charnn.atomic import atomic_write
-from charnn.checkpoint import Checkpoint
+from charnn.artifacts.checkpoint import Checkpoint
 from charnn.errors import CharnnError
-from charnn.model import CharRNN
+from charnn.model.network import CharRNN
+from charnn.platform.atomic import atomic_write
 
 FILE_NAMES = {"torchscript": "model.pt", "onnx": "model.onnx"}
 """Each format and the file `charnn export` writes for it by default."""
@@ -122,7 +122,7 @@ def _onnx_bytes(
         import onnxscript  # noqa: F401
     except ImportError:
         raise CharnnError(ONNX_MISSING) from None
-    from charnn.onnx_export import TanhRNNForExport, onnx_bytes
+    from charnn.artifacts.export.onnx import TanhRNNForExport, onnx_bytes
 
     if description["cell"] == "rnn":
         portable.rnn = TanhRNNForExport(portable.rnn, description["num_layers"])

@@ -1,0 +1,1 @@
+"""Using a trained model: sampling, the fast CPU sampling step, and evaluation."""
