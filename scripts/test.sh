@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check src tests scripts
 .venv/bin/ruff format --check src tests scripts
+.venv/bin/lint-imports   # the layer and typer contracts in pyproject.toml
+.venv/bin/mypy           # src/charnn, settings in pyproject.toml
 # Two cores: one torch thread per test process keeps timings predictable.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # pyproject's addopts skip the slow tests; the explicit -m here runs every test, slow ones too.

@@ -238,7 +238,7 @@ def known_keys(cls: type = RunConfig, prefix: str = "") -> list[str]:
     keys = []
     for name, kind in typing.get_type_hints(cls).items():
         dotted = f"{prefix}{name}"
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             keys.extend(known_keys(kind, prefix=f"{dotted}."))
         else:
             keys.append(dotted)
@@ -254,7 +254,7 @@ def _build(cls: type, tree: Mapping[str, Any], *, prefix: str) -> Any:
     for name, value in tree.items():
         kind = hints[name]
         dotted = f"{prefix}{name}"
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             if value is None:  # an empty YAML section (`model:` with nothing under it)
                 value = {}
             if not isinstance(value, Mapping):

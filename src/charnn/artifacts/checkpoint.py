@@ -20,13 +20,13 @@ from typing import Any
 
 import torch
 
-from charnn import __version__
 from charnn.config import RunConfig, config_from_dict, config_to_dict
 from charnn.data.vocab import CharVocab
 from charnn.errors import CharnnError, CheckpointError, DataError
 from charnn.model.network import CharRNN
 from charnn.platform.atomic import atomic_write
 from charnn.platform.digest import content_sha256
+from charnn.version import __version__
 
 FORMAT_NAME = "charnn-checkpoint"
 FORMAT_VERSION = 2

@@ -52,7 +52,7 @@ class TanhRecurrence(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     @torch.amp.custom_bwd(device_type="cuda")
     @torch.amp.custom_bwd(device_type="cpu")
-    def backward(
+    def backward(  # type: ignore[override]
         ctx: torch.autograd.function.FunctionCtx, grad_outputs: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h0, weight_hh, outputs = ctx.saved_tensors  # type: ignore[attr-defined]

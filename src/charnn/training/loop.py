@@ -151,7 +151,7 @@ class StepResult:
 
 
 def train_step(
-    model: CharRNN,
+    model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     inputs: torch.Tensor,
     targets: torch.Tensor,
@@ -178,7 +178,8 @@ def train_step(
         # Clipping the global norm keeps one exploding window from wrecking the weights.
         grad_norm = torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
     else:
-        grad_norm = torch.nn.utils.get_total_norm([p.grad for p in parameters])
+        gradients = [p.grad for p in parameters if p.grad is not None]
+        grad_norm = torch.nn.utils.get_total_norm(gradients)
     # The one host sync of a step: whether to update must be known before optimizer.step().
     if not bool(torch.isfinite(loss) & torch.isfinite(grad_norm)):
         optimizer.zero_grad(set_to_none=True)
@@ -390,10 +391,11 @@ class _Run:
             stopped_by = _limit_reached(state, train)
             signal_number = stop_signal[0] if stop_signal else 0
             if self.world.distributed:  # rank 0's clock and decisions hold for every rank
-                elapsed_s, limit, signal_number = self.world.from_main(
+                elapsed_s, limit, main_signal = self.world.from_main(
                     [state.elapsed_s, STOP_REASONS.index(stopped_by), signal_number]
                 )
                 state.elapsed_s, stopped_by = elapsed_s, STOP_REASONS[int(limit)]
+                signal_number = int(main_signal)
             if stopped_by:
                 return stopped_by
             if signal_number:

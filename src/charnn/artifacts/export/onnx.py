@@ -19,15 +19,19 @@ import json
 import logging
 import warnings
 from collections.abc import Iterator, Sequence
+from types import ModuleType
 from typing import Any
 
 import torch
-from onnxscript import opset18 as op
+from onnxscript import opset18
 from torch import nn
 
 from charnn.errors import CharnnError
 
 OPSET = 18
+# onnxscript's typed signatures want its own tensor types where a translation passes Python
+# lists, which it accepts and converts; the translation is checked by running it instead.
+op: Any = opset18
 
 
 @torch.library.custom_op("charnn::tanh_rnn", mutates_args=())
@@ -129,6 +133,7 @@ def _time_looping_rnn_kernels() -> Iterator[None]:
     so charnn applies them here (twice is harmless: each restores what it found). Where torch
     has none, `onnx_bytes` finds the time axis fixed and says so.
     """
+    _patches: ModuleType | None
     try:
         from torch.export import _patches
     except ImportError:
