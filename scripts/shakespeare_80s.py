@@ -22,15 +22,12 @@ import json
 import os
 import platform
 import sys
-import warnings
 from pathlib import Path
 
-warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch, without NumPy
+import torch
 
-import torch  # noqa: E402
-
-from charnn.artifacts.checkpoint import load_checkpoint  # noqa: E402
-from reporting import charnn, cpu_name, replace_block, rerun_command  # noqa: E402
+from charnn.artifacts.checkpoint import load_checkpoint
+from reporting import charnn, cpu_name, replace_block, rerun_command
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -21,12 +20,9 @@ from typing import Annotated
 
 import typer
 
-from charnn import __version__
 from charnn.errors import CharnnError
 from charnn.platform.allocator import tune_malloc
-
-# torch warns at import when NumPy is missing; charnn never needs NumPy.
-warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+from charnn.version import __version__
 
 app = typer.Typer(
     name="charnn",

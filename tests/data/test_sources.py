@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from charnn.config import DataConfig
 from charnn.data import sources as corpus_module
-from charnn.data.download import download, sha256_of
+from charnn.data.download import download
 from charnn.data.sources import (
     REMOTE_CORPORA,
     RemoteCorpus,
@@ -23,6 +23,7 @@ from charnn.data.sources import (
     read_text_file,
 )
 from charnn.errors import ConfigError, DataError
+from charnn.platform.digest import file_sha256
 
 from ..conftest import SHARED_SHAKESPEARE
 
@@ -205,7 +206,7 @@ def _no_retry_download(*args: object, **kwargs: object) -> Path:
     not SHARED_SHAKESPEARE.is_file(), reason="shared Tiny Shakespeare copy not present"
 )
 def test_the_real_tiny_shakespeare_matches_the_pinned_hash(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert sha256_of(SHARED_SHAKESPEARE) == REMOTE_CORPORA["tinyshakespeare"].sha256
+    assert file_sha256(SHARED_SHAKESPEARE) == REMOTE_CORPORA["tinyshakespeare"].sha256
     monkeypatch.setenv("CHARNN_DATA_DIR", str(SHARED_SHAKESPEARE.parent))
     corpus = load_corpus(DataConfig(source="tinyshakespeare"))
     assert len(corpus.text) == 1_115_394 and corpus.text.startswith("First Citizen:")

@@ -98,7 +98,7 @@ def test_a_second_run_maps_the_cached_file_without_encoding_again(
         raise AssertionError("prepared again")
 
     monkeypatch.setattr(tokens, "_write", no_more_work)
-    monkeypatch.setattr(tokens, "_file_sha256", no_more_work)  # not even hashed: stat matches
+    monkeypatch.setattr(tokens, "file_sha256", no_more_work)  # not even hashed: stat matches
     second = prepare(path)
     assert second.path == first.path and torch.equal(second.ids, first.ids)
 

@@ -26,11 +26,6 @@ BACKOFF_S = 0.5
 CHUNK_BYTES = 1 << 16
 
 
-def sha256_of(path: Path) -> str:
-    with path.open("rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
-
-
 def _session(retries: int, backoff_s: float) -> requests.Session:
     session = requests.Session()
     retry = Retry(

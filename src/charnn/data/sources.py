@@ -17,8 +17,9 @@ from functools import cached_property
 from pathlib import Path
 
 from charnn.config import DataConfig
-from charnn.data.download import download, sha256_of
+from charnn.data.download import download
 from charnn.errors import DataError
+from charnn.platform.digest import file_sha256
 
 DATA_DIR_ENV = "CHARNN_DATA_DIR"
 
@@ -123,7 +124,7 @@ def fetch_remote_corpus(name: str) -> Path:
     """The cached file of a named remote corpus, downloading it on first use."""
     corpus = REMOTE_CORPORA[name]
     path = data_dir() / corpus.filename
-    if path.is_file() and sha256_of(path) == corpus.sha256:
+    if path.is_file() and file_sha256(path) == corpus.sha256:
         return path
     fix = (
         f"download it yourself and pass --data PATH (data.path), or put it at {path} "

@@ -42,7 +42,7 @@ from charnn.data.sources import (
 from charnn.data.vocab import ByteVocab, CharVocab, new_vocab
 from charnn.errors import DataError
 from charnn.platform.atomic import atomic_write
-from charnn.platform.digest import tensor_bytes
+from charnn.platform.digest import file_sha256, tensor_bytes
 
 CACHE_ENV = "CHARNN_CACHE_DIR"
 FORMAT_VERSION = 1
@@ -94,7 +94,7 @@ def prepare(
     cached = _open(folder, remembered) if remembered else None
     if cached is not None:
         return cached
-    content_sha256 = _file_sha256(path)
+    content_sha256 = file_sha256(path)
     key = _key(content_sha256, settings)
     cached = _open(folder, key) or _write(
         folder, key, path, tokenizer, encoding, errors, decoding_fix, content_sha256
@@ -302,13 +302,6 @@ def _open(folder: Path, key: str) -> TokenFile | None:
 
 
 # -- the key ------------------------------------------------------------------------------------
-
-
-def _file_sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    for chunk in _read_chunks(path):
-        hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def _key(content_sha256: str, settings: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""A sha256 of nested plain data (dicts, lists, tuples, tensors, numbers, strings, None).
+"""sha256 digests: of a file's bytes, and of nested plain data (dicts, lists, tuples, tensors,
+numbers, strings, None).
 
 Checkpoints store this digest of their own content, so a file whose bytes changed after it was
 written (a bad disk, a bad copy, a hand edit) is refused even when it still unpickles. The
@@ -8,11 +9,17 @@ version lays out its zip archive: a file written by one torch verifies under ano
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import torch
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in chunks."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def content_sha256(value: Any) -> str:
@@ -47,6 +54,8 @@ def _update(digest: Any, value: Any) -> None:
 
 
 def tensor_bytes(tensor: torch.Tensor) -> memoryview:
-    """The raw bytes of a contiguous CPU tensor, without a copy (NumPy is not a dependency)."""
-    size = tensor.numel() * tensor.element_size()
-    return memoryview((ctypes.c_char * size).from_address(tensor.data_ptr())).cast("B")
+    """The raw bytes of a contiguous CPU tensor, without a copy.
+
+    Viewed as uint8 first: NumPy has no bfloat16, but every dtype's bytes are uint8s.
+    """
+    return tensor.reshape(-1).view(torch.uint8).numpy().data

@@ -19,7 +19,6 @@ How the work is shared (the trainer's side of it):
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,12 +77,9 @@ class World:
         """Every rank's plain-data dict (tensors, numbers, tuples), in rank order."""
         if not self.distributed:
             return [value]
-        buffer = io.BytesIO()
-        torch.save(value, buffer)
-        return [
-            torch.load(io.BytesIO(data), weights_only=True)
-            for data in self._all_gather_bytes(buffer.getvalue())
-        ]
+        gathered: list[dict[str, Any]] = [{} for _ in range(self.size)]
+        dist.all_gather_object(gathered, value)
+        return gathered
 
     def on_main(self, work: Callable[[], T]) -> T | None:
         """Run `work` on rank 0 only; when it raises a user error, raise it on every rank, so
@@ -96,12 +92,12 @@ class World:
                 result = work()
             except CharnnError as error:
                 failure = error
-        described = b"" if failure is None else f"{type(failure).__name__}\n{failure}".encode()
-        message = self._broadcast_bytes(described)
+        described = [None if failure is None else (type(failure).__name__, str(failure))]
+        dist.broadcast_object_list(described, src=0)
         if failure is not None:
             raise failure
-        if message:
-            name, text = message.decode().split("\n", 1)
+        if described[0] is not None:
+            name, text = described[0]
             error_type = getattr(errors, name, CharnnError)
             try:
                 copy = error_type(text)
@@ -109,35 +105,6 @@ class World:
                 copy = CharnnError(text)
             raise copy
         return result
-
-    # torch's *_object collectives need NumPy, which charnn does not depend on: bytes travel
-    # as uint8 tensors instead, their lengths first.
-
-    def _broadcast_bytes(self, data: bytes) -> bytes:
-        device = self._collective_device()
-        length = torch.tensor([len(data)], dtype=torch.int64, device=device)
-        dist.broadcast(length, src=0)
-        payload = torch.zeros(int(length.item()), dtype=torch.uint8, device=device)
-        if self.is_main and data:
-            payload.copy_(torch.frombuffer(bytearray(data), dtype=torch.uint8))
-        if len(payload):
-            dist.broadcast(payload, src=0)
-        return bytes(payload.cpu().tolist())
-
-    def _all_gather_bytes(self, data: bytes) -> list[bytes]:
-        device = self._collective_device()
-        length = torch.tensor([len(data)], dtype=torch.int64, device=device)
-        lengths = [torch.empty_like(length) for _ in range(self.size)]
-        dist.all_gather(lengths, length)
-        longest = max(int(item.item()) for item in lengths)
-        payload = torch.zeros(longest, dtype=torch.uint8, device=device)
-        payload[: len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
-        parts = [torch.empty_like(payload) for _ in range(self.size)]
-        dist.all_gather(parts, payload)
-        return [
-            bytes(part[: int(size.item())].cpu().tolist())
-            for part, size in zip(parts, lengths, strict=True)
-        ]
 
     def _collective_device(self) -> torch.device:
         if dist.get_backend() == "nccl":
