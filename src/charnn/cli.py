@@ -21,7 +21,6 @@ from typing import Annotated
 import typer
 
 from charnn.errors import CharnnError
-from charnn.platform.allocator import tune_malloc
 from charnn.version import __version__
 
 app = typer.Typer(
@@ -76,7 +75,6 @@ def _main(
     ] = False,
 ) -> None:
     _setup_logging()
-    tune_malloc()  # training's big buffers are reused rather than faulted in again every step
 
 
 @contextmanager

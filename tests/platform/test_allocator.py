@@ -11,7 +11,9 @@ import torch
 from typer.testing import CliRunner
 
 from charnn import cli
+from charnn.config import RunConfig
 from charnn.platform import allocator
+from charnn.training import loop
 
 # A fresh process: page faults in each of 20 training steps of a 2x256 LSTM on two threads,
 # big enough for glibc's defaults to fault thousands of pages in on most steps (how many, and
@@ -70,9 +72,18 @@ def test_a_users_own_malloc_settings_are_left_alone(monkeypatch: pytest.MonkeyPa
     assert allocator.tune_malloc() is False
 
 
-def test_every_command_runs_tuned(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_switch_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(allocator.SWITCH, "0")
+    assert allocator.tune_malloc() is False
+
+
+def test_training_tunes_once_and_other_commands_never(
+    monkeypatch: pytest.MonkeyPatch, tiny_config: RunConfig
+) -> None:
     calls: list[bool] = []
-    monkeypatch.setattr(cli, "tune_malloc", lambda: calls.append(True) or True)
+    monkeypatch.setattr(loop, "tune_malloc", lambda: calls.append(True) or True)
     result = CliRunner().invoke(cli.app, ["config", "show"])
     assert result.exit_code == 0, result.output
+    assert calls == []
+    loop.train(tiny_config)  # the Python API's way in, as the CLI's
     assert calls == [True]

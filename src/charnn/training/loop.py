@@ -54,6 +54,7 @@ from charnn.model.network import (
     hidden_to_list,
     recurrent_dtype,
 )
+from charnn.platform.allocator import tune_malloc
 from charnn.platform.device import (
     AUTOCAST_DEVICES,
     autocast,
@@ -223,6 +224,7 @@ def train(
     config: RunConfig, *, resume_from: Checkpoint | None = None, overwrite: bool = False
 ) -> TrainSummary:
     """Train a model as `config` says, writing the run directory; resume when given a checkpoint."""
+    tune_malloc()  # training's big buffers are reused rather than faulted in again every step
     device = resolve_device(config.device)
     world = join_world(device)  # one process, or one of several started by torchrun
     finished = False
