@@ -62,10 +62,11 @@ from charnn.inference.evaluator import evaluate
 from charnn.inference.sampler import SamplingOptions, generate
 from charnn.inference.stepper import Stepper
 from charnn.model.network import CharRNN, detach_hidden
+from charnn.model.precision import autocast, keep_recurrence_out_of_float16
 from charnn.model.simple_rnn import SimpleRNN
 from charnn.platform.allocator import tune_malloc
-from charnn.platform.device import autocast, cpu_has_native_bf16
-from charnn.training.loop import build_optimizer, keep_recurrence_out_of_float16, train
+from charnn.platform.compat import cpu_has_native_bf16
+from charnn.training.loop import build_optimizer, train
 from reporting import (
     CELL_NAMES,
     Rounds,

@@ -57,7 +57,7 @@ from charnn.inference.sampler import gumbel
 from charnn.inference.stepper import Stepper
 from charnn.model.network import CharRNN, Hidden
 from charnn.platform.allocator import tune_malloc
-from charnn.platform.device import compile_model
+from charnn.platform.compile import compile_model
 from charnn.training.loop import build_optimizer, train_step
 from reporting import (
     CELL_NAMES,

@@ -566,7 +566,7 @@ def _(s: Situation) -> list[str]:
     def no_compiler(graph: object, inputs: object) -> object:
         raise RuntimeError("No working C++ compiler found")
 
-    s.monkeypatch.setattr("charnn.platform.device.COMPILE_BACKEND", no_compiler)
+    s.monkeypatch.setattr("charnn.platform.compile.COMPILE_BACKEND", no_compiler)
     return ["train", str(s.config(compile=True))]
 
 

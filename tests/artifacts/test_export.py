@@ -161,7 +161,8 @@ def test_onnx_export_after_a_compiled_run_in_the_same_process_keeps_the_time_axi
     # kernels; the exporter's time-looping decompositions must still be the ones used.
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")
-    monkeypatch.setattr("charnn.platform.device.COMPILE_BACKEND", "eager")  # no C++ compiler needed
+    # The eager backend: no C++ compiler needed.
+    monkeypatch.setattr("charnn.platform.compile.COMPILE_BACKEND", "eager")
     tree = tiny_tree(corpus_file, tmp_path / "run", max_steps=4, eval_every=4, compile=True)
     tree["model"].update(cell=cell, num_layers=2)  # type: ignore[union-attr]
     train(config_from_dict(tree))

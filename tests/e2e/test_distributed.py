@@ -234,7 +234,7 @@ def recording_backend(graph, example_inputs):
     print(f"rank {os.environ['RANK']} compiled a graph of {len(graph.graph.nodes)} nodes",
           file=sys.stderr, flush=True)
     return graph.forward
-charnn.platform.device.COMPILE_BACKEND = recording_backend
+charnn.platform.compile.COMPILE_BACKEND = recording_backend
 """
 
 

@@ -12,7 +12,6 @@ from charnn.model.network import (
     detach_hidden,
     hidden_from_list,
     hidden_to_list,
-    recurrent_dtype,
 )
 from charnn.model.simple_rnn import SimpleRNN
 
@@ -101,14 +100,6 @@ def test_parameter_count() -> None:
     assert count_parameters(model) == embedding + recurrent + head
 
 
-def test_recurrent_dtype_reports_what_the_core_computes_in() -> None:
-    # CPU autocast runs nn.LSTM in bfloat16, and leaves it alone when off.
-    model = small_model("lstm")
-    assert recurrent_dtype(model, torch.autocast("cpu", dtype=torch.bfloat16)) == torch.bfloat16
-    assert recurrent_dtype(model, torch.autocast("cpu", enabled=False)) == torch.float32
-    assert not torch.is_autocast_enabled("cpu")  # the probe's context is closed again
-
-
 def test_the_core_can_run_outside_an_enclosing_autocast() -> None:
     model = small_model("lstm")
     seen = core_output_dtypes(model)
@@ -122,13 +113,3 @@ def test_the_core_can_run_outside_an_enclosing_autocast() -> None:
     assert all(part.dtype == torch.float32 for part in hidden)
     # Outside autocast the flag changes nothing.
     torch.testing.assert_close(model(ids)[0], small_model("lstm")(ids)[0], rtol=0, atol=0)
-
-
-def test_the_dtype_probe_draws_no_random_numbers_and_keeps_the_mode() -> None:
-    model = small_model("lstm", num_layers=2, dropout=0.5)  # dropout between the layers
-    torch.manual_seed(3)
-    expected = torch.rand(3)
-    torch.manual_seed(3)
-    recurrent_dtype(model, torch.autocast("cpu", dtype=torch.bfloat16))
-    assert torch.equal(torch.rand(3), expected)
-    assert model.rnn.training

@@ -30,13 +30,12 @@ from charnn.platform import atomic
 from charnn.training import loop as trainer
 from charnn.training.loop import (
     build_optimizer,
-    keep_recurrence_out_of_float16,
     resume_config,
     train,
     train_step,
 )
 
-from ..conftest import PATTERNED_TEXT, core_output_dtypes, tiny_tree, unigram_entropy
+from ..conftest import PATTERNED_TEXT, tiny_tree, unigram_entropy
 
 
 def test_weight_decay_applies_to_matrices_only(tiny_config: RunConfig) -> None:
@@ -466,63 +465,6 @@ def test_bf16_on_cpu_trains_under_autocast_and_keeps_fp32_weights(
     assert bf16.last_val_loss == pytest.approx(fp32.last_val_loss, abs=0.02)
 
 
-class Float16UnderAutocast(torch.nn.Module):
-    """Stands in for cuDNN's RNNs under CUDA autocast, on the CPU: float16 out whatever lower
-    precision the autocast region asked for, fp32 outside one."""
-
-    def __init__(self, core: torch.nn.Module) -> None:
-        super().__init__()
-        self.core = core
-
-    def forward(
-        self, inputs: torch.Tensor, hidden: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        output, hidden = self.core(inputs, hidden)
-        return (output.half() if torch.is_autocast_enabled("cpu") else output), hidden
-
-
-def test_a_core_that_autocast_would_run_in_float16_runs_in_fp32(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    model = CharRNN(ModelConfig(cell="gru", hidden_size=8, embedding_dim=4), vocab_size=10)
-    model.rnn = Float16UnderAutocast(model.rnn)
-    seen = core_output_dtypes(model)
-    bf16 = torch.autocast("cpu", dtype=torch.bfloat16)
-    with caplog.at_level("INFO", logger="charnn"):
-        assert keep_recurrence_out_of_float16(model, bf16) == torch.float32
-    assert "in float16" in caplog.text and "running them in fp32" in caplog.text
-    assert model.recurrent_autocast is False
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        logits, _ = model(torch.zeros(2, 3, dtype=torch.long))
-    assert seen[-1] == torch.float32 and logits.dtype == torch.bfloat16
-
-
-def test_a_core_that_computes_in_bfloat16_is_left_under_autocast(
-    tiny_config: RunConfig, caplog: pytest.LogCaptureFixture
-) -> None:
-    model = CharRNN(tiny_config.model, vocab_size=10)  # an LSTM: CPU autocast runs it in bf16
-    with caplog.at_level("INFO", logger="charnn"):
-        dtype = keep_recurrence_out_of_float16(model, torch.autocast("cpu", dtype=torch.bfloat16))
-    assert dtype == torch.bfloat16 and model.recurrent_autocast is True
-    assert "output is bfloat16" in caplog.text
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_no_float16_flows_through_the_recurrent_layers_under_bf16_on_cuda(cell: str) -> None:
-    from charnn.platform.device import autocast
-
-    device = torch.device("cuda")
-    model = CharRNN(ModelConfig(cell=cell, hidden_size=16, embedding_dim=8), 10).to(device)
-    dtype = keep_recurrence_out_of_float16(model, autocast(device, "bf16"))
-    assert dtype in (torch.bfloat16, torch.float32)
-    seen = core_output_dtypes(model)
-    with autocast(device, "bf16"):
-        model(torch.zeros(2, 3, dtype=torch.long, device=device))
-    assert seen == [dtype]
-
-
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -561,7 +503,7 @@ def test_a_compiled_run_trains_as_the_eager_one_and_saves_the_same_names(
 ) -> None:
     # The `eager` backend: TorchDynamo traces the model (RNN modules included) and runs the
     # captured graph as it is, so this needs no C++ compiler and the losses match exactly.
-    monkeypatch.setattr("charnn.platform.device.COMPILE_BACKEND", "eager")
+    monkeypatch.setattr("charnn.platform.compile.COMPILE_BACKEND", "eager")
     plain = train(config_from_dict(gru_tree(corpus_file, tmp_path / "plain")))
     with caplog.at_level("INFO", logger="charnn.training.loop"):
         compiled = train(
@@ -590,7 +532,7 @@ def test_a_failing_compile_is_one_clear_error(
     def no_compiler(graph: object, inputs: object) -> object:
         raise RuntimeError("Compiler: cc is not found")
 
-    monkeypatch.setattr("charnn.platform.device.COMPILE_BACKEND", no_compiler)
+    monkeypatch.setattr("charnn.platform.compile.COMPILE_BACKEND", no_compiler)
     config = config_from_dict(tiny_tree(corpus_file, tmp_path / "run", compile=True))
     assert config.model.cell == "lstm"
     with (
@@ -608,7 +550,7 @@ def test_a_failing_compile_is_one_clear_error(
 @pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="needs a C++ compiler")
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_inductor_compiles_a_gru_that_computes_nn_grus_function() -> None:
-    from charnn.platform.device import compile_model
+    from charnn.platform.compile import compile_model
 
     torch.manual_seed(0)
     model = CharRNN(ModelConfig(cell="gru", hidden_size=16, embedding_dim=8), vocab_size=11)

@@ -6,8 +6,6 @@ optimizer, clipping and schedules belong to the trainer.
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 from torch import nn
 
@@ -65,30 +63,6 @@ class CharRNN(nn.Module):
         shape = (self.config.num_layers, batch_size, self.config.hidden_size)
         zeros = torch.zeros(shape, dtype=weight.dtype, device=weight.device)
         return (zeros, zeros.clone()) if self.config.cell == "lstm" else zeros
-
-
-def recurrent_dtype(
-    model: CharRNN, autocast: contextlib.AbstractContextManager[object]
-) -> torch.dtype:
-    """The dtype of the model's recurrent core's output under `autocast` (for cuDNN's RNNs,
-    the dtype they compute in), found by running it on two zero characters (in eval mode, so
-    that no dropout draws random numbers).
-
-    Asked for bfloat16, CUDA autocast may give cuDNN's RNNs float16 instead: its wrapper for
-    them (`_cudnn_rnn_cast_reflatten` in PyTorch's AutocastRNN.cpp) casts the weights, input
-    and state to float16 whatever dtype the autocast region names, in the revisions read for
-    this project. float16 has bfloat16's precision but not its range, and without loss scaling
-    small gradients underflow, so the trainer asks once per run rather than trusting either.
-    """
-    probe = torch.zeros(1, 2, model.config.embedding_dim, device=model.head.weight.device)
-    was_training = model.rnn.training
-    model.rnn.eval()
-    try:
-        with torch.no_grad(), autocast:
-            output, _ = model.rnn(probe)  # (1, 2, H)
-    finally:
-        model.rnn.train(was_training)
-    return output.dtype
 
 
 def detach_hidden(hidden: Hidden) -> Hidden:

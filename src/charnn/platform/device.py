@@ -1,17 +1,15 @@
-"""The machine a run executes on: device choice, seeding, mixed precision."""
+"""The machine a run executes on: device choice, backend settings, seeding and RNG state."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import re
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 
-from charnn.errors import CharnnError, DeviceError
+from charnn.errors import DeviceError
 
 logger = logging.getLogger(__name__)
 
@@ -57,108 +55,6 @@ def configure_backends(device: torch.device) -> None:
         # The recurrent layers run on cuDNN's fused kernels (on by default); let the plain
         # matrix products (the output layer) use TF32 tensor cores too.
         torch.backends.cuda.matmul.allow_tf32 = True
-
-
-AUTOCAST_DEVICES = ("cuda", "cpu")
-"""Where `train.precision=bf16` applies; elsewhere (MPS) a run trains in fp32."""
-
-
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:
-    """bf16 autocast on CUDA or a CPU when asked for; a no-op otherwise."""
-    if precision == "bf16" and device.type in AUTOCAST_DEVICES:
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def cpu_has_native_bf16() -> bool | None:
-    """Whether this CPU computes bf16 products in hardware (x86 AVX512-BF16 or AMX, as oneDNN
-    sees it); None when this torch cannot say. Without it, bf16 is emulated and slower than
-    fp32."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return None
-
-
-COMPILE_BACKEND = "inductor"
-"""`torch.compile`'s backend for `train.compile` (the tests use "eager": no C++ compiler)."""
-
-
-class _CompiledWithRNNs(torch.nn.Module):
-    """`torch.compile(model)` called with TorchDynamo tracing the RNN modules.
-
-    By default TorchDynamo leaves `nn.LSTM` and `nn.GRU` alone (`allow_rnn` off), so compiling
-    a model built on them would change nothing. The setting is process-wide, and other
-    tracing in the same process must not see it, so it is on only during the calls that may
-    compile: compiling happens lazily, at a call.
-    """
-
-    def __init__(self, model: torch.nn.Module, backend: str | Callable[..., Any]) -> None:
-        super().__init__()
-        self.compiled = torch.compile(model, backend=backend)
-
-    def forward(self, *args: object) -> object:
-        import torch._dynamo  # imported by torch on first use; explicit for its config
-
-        with torch._dynamo.config.patch(allow_rnn=True):
-            return self.compiled(*args)
-
-
-def compile_model(
-    model: torch.nn.Module, backend: str | Callable[..., Any] | None = None
-) -> torch.nn.Module:
-    """`model` through `torch.compile` (`backend`, by default `COMPILE_BACKEND`), with
-    TorchDynamo tracing its RNN modules. The result shares `model`'s parameters; save `model`,
-    whose parameter names are unchanged."""
-    return _CompiledWithRNNs(model, COMPILE_BACKEND if backend is None else backend)
-
-
-@contextlib.contextmanager
-def compiled_training(enabled: bool) -> Iterator[None]:
-    """Around a run's steps when `train.compile` is on (else a no-op).
-
-    Compiling happens at the first step; when it fails (on a CPU, most often for want of a C++
-    compiler), that is one clear error, and the checkpoints on disk stay as they are. At the
-    end, TorchDynamo forgets what it compiled: it keeps compiled code on the model class's
-    code, for the whole process, and a later run in the same process (another model, another
-    size) would otherwise pile its compilations onto those, up to TorchDynamo's limit, past
-    which it silently runs uncompiled.
-    """
-    if not enabled:
-        yield
-        return
-    import torch._dynamo
-
-    failure = None
-    try:
-        yield
-    except torch._dynamo.exc.BackendCompilerFailed as error:
-        # Its own message starts "backend='inductor' raised:"; what went wrong is the cause.
-        cause = getattr(error, "inner_exception", None) or error.__cause__ or error
-        lines = str(cause).strip().splitlines()
-        failure = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
-    finally:
-        torch._dynamo.reset()
-    if failure is not None:  # raised outside `except`: no tensors kept alive in a traceback
-        raise CharnnError(
-            f"train.compile=true, but torch.compile could not compile the model ({failure}); "
-            "set train.compile=false (on a CPU it needs a C++ compiler such as gcc)"
-        )
-
-
-def warn_unused_precision(device: torch.device, precision: str) -> None:
-    """Warn when `precision` will not do what it promises on `device`."""
-    if precision != "bf16":
-        return
-    if device.type not in AUTOCAST_DEVICES:
-        logger.warning(
-            "train.precision=bf16 applies on CUDA and CPU only; training in fp32 on %s", device
-        )
-    elif device.type == "cpu" and cpu_has_native_bf16() is False:
-        logger.warning(
-            "train.precision=bf16: this CPU has no native bf16 arithmetic (AVX512-BF16 or AMX), "
-            "so bf16 is emulated and likely slower than fp32; set train.precision=fp32"
-        )
 
 
 def rng_state(device: torch.device) -> dict[str, Any]:

@@ -52,20 +52,21 @@ from charnn.model.network import (
     detach_hidden,
     hidden_from_list,
     hidden_to_list,
-    recurrent_dtype,
 )
-from charnn.platform.allocator import tune_malloc
-from charnn.platform.device import (
+from charnn.model.precision import (
     AUTOCAST_DEVICES,
     autocast,
-    compile_model,
-    compiled_training,
+    keep_recurrence_out_of_float16,
+    warn_unused_precision,
+)
+from charnn.platform.allocator import tune_malloc
+from charnn.platform.compile import compile_model, compiled_training
+from charnn.platform.device import (
     configure_backends,
     resolve_device,
     rng_state,
     seed_everything,
     set_rng_state,
-    warn_unused_precision,
 )
 from charnn.training.progress import Progress
 from charnn.training.schedule import lr_at
@@ -102,31 +103,6 @@ class TrainSummary:
     """`max_steps` or `max_time`."""
     chars_per_s: float
     """Training characters over the whole wall time, evaluations included."""
-
-
-def keep_recurrence_out_of_float16(
-    model: CharRNN, autocast_context: contextlib.AbstractContextManager[object]
-) -> torch.dtype:
-    """Make sure `autocast_context` (bfloat16) does not run the recurrent core in float16; the
-    dtype the core's output has from now on.
-
-    When it would (see `recurrent_dtype`), the core runs in fp32 instead: float16 without loss
-    scaling would let small gradients underflow, and fp32 RNNs on cuDNN still use the tensor
-    cores (as TF32). The output layer keeps the lower precision either way.
-    """
-    dtype = recurrent_dtype(model, autocast_context)
-    if dtype == torch.float16:
-        model.recurrent_autocast = False
-        logger.info(
-            "bf16 autocast would run the %s layers in float16 (PyTorch's autocast wrapper for "
-            "cuDNN RNNs casts to float16); running them in fp32, the output layer in bf16",
-            model.config.cell.upper(),
-        )
-        return torch.float32
-    logger.info(
-        "bf16 autocast: the recurrent layers' output is %s", str(dtype).removeprefix("torch.")
-    )
-    return dtype
 
 
 def build_optimizer(model: CharRNN, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:

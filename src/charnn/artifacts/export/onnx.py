@@ -19,7 +19,6 @@ import json
 import logging
 import warnings
 from collections.abc import Iterator, Sequence
-from types import ModuleType
 from typing import Any
 
 import torch
@@ -27,6 +26,7 @@ from onnxscript import opset18
 from torch import nn
 
 from charnn.errors import CharnnError
+from charnn.platform import compat
 
 OPSET = 18
 # onnxscript's typed signatures want its own tensor types where a translation passes Python
@@ -106,22 +106,6 @@ def _quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _forget_resolved_rnn_kernels() -> None:
-    """Clear the Python kernel `aten::lstm` and `aten::gru` remember having resolved.
-
-    An operator remembers which Python kernel it resolved on its first traced call, and
-    swapping the kernel does not clear that memory. So once anything in this process has
-    traced an LSTM or a GRU (`train.compile`, which has TorchDynamo trace the RNN modules), the
-    stock kernel, which unrolls the example's length, would be used in place of the
-    time-looping one swapped in for export, and the file would accept that length only. The
-    memory is a cache, refilled on the next call.
-    """
-    for operator in (torch.ops.aten.lstm.input, torch.ops.aten.gru.input):
-        resolved = getattr(operator, "_dispatch_cache", None)
-        if resolved is not None:
-            resolved.clear()
-
-
 @contextlib.contextmanager
 def _time_looping_rnn_kernels() -> Iterator[None]:
     """Trace `aten::lstm` and `aten::gru` as loops over time inside the graph.
@@ -132,21 +116,15 @@ def _time_looping_rnn_kernels() -> Iterator[None]:
     when the shapes are dynamic; torch 2.11 has them but its torch.onnx does not apply them,
     so charnn applies them here (twice is harmless: each restores what it found). Where torch
     has none, `onnx_bytes` finds the time axis fixed and says so.
+
+    Once anything in this process has traced an LSTM or a GRU (`train.compile`), the operators
+    remember the stock kernel, which unrolls the example's length; so what they resolved is
+    forgotten on the way in, and again on the way out.
     """
-    _patches: ModuleType | None
-    try:
-        from torch.export import _patches
-    except ImportError:
-        _patches = None
-    names = ("register_lstm_while_loop_decomposition", "register_gru_while_loop_decomposition")
-    with contextlib.ExitStack() as stack:
-        for name in names:
-            register = getattr(_patches, name, None)
-            if register is not None:
-                stack.enter_context(register())
-        _forget_resolved_rnn_kernels()
+    with compat.rnn_while_loop_decompositions(), contextlib.ExitStack() as stack:
+        compat.forget_resolved_rnn_kernels()
         # What was resolved while the export's kernels were in place must not outlive them.
-        stack.callback(_forget_resolved_rnn_kernels)
+        stack.callback(compat.forget_resolved_rnn_kernels)
         yield
 
 
