@@ -56,8 +56,8 @@ from charnn.config import (
     config_from_dict,
     config_to_dict,
 )
+from charnn.data.corpus import encode_corpus
 from charnn.data.sources import load_corpus
-from charnn.data.streams import encode_corpus
 from charnn.inference.evaluator import evaluate
 from charnn.inference.sampler import SamplingOptions, generate
 from charnn.inference.stepper import Stepper

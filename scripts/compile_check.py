@@ -51,8 +51,8 @@ from unittest import mock
 import torch
 
 from charnn.config import DataConfig, ModelConfig, TrainConfig
+from charnn.data.corpus import encode_corpus
 from charnn.data.sources import load_corpus
-from charnn.data.streams import encode_corpus
 from charnn.inference.sampler import gumbel
 from charnn.inference.stepper import Stepper
 from charnn.model.network import CharRNN, Hidden

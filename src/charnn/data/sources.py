@@ -96,13 +96,22 @@ def read_text_file(
         # Bytes are decoded as they are: no newline translation, so ids match the file exactly.
         text = raw.decode(encoding, errors)
     except UnicodeDecodeError as error:
-        raise DataError(
-            f"{what} {path} is not valid {encoding} (byte 0x{raw[error.start]:02x} at offset "
-            f"{error.start}; a binary file?); {decoding_fix}"
+        raise decode_error(
+            path, encoding, byte=raw[error.start], offset=error.start, fix=decoding_fix, what=what
         ) from None
     if not text:
         raise DataError(f"{what} {path} has no text left after decoding; check the encoding")
     return text
+
+
+def decode_error(
+    path: Path, encoding: str, *, byte: int, offset: int, fix: str, what: str = "text file"
+) -> DataError:
+    """The one message for a file that is not valid text in `encoding`."""
+    return DataError(
+        f"{what} {path} is not valid {encoding} (byte 0x{byte:02x} at offset {offset}; "
+        f"a binary file?); {fix}"
+    )
 
 
 def read_file_bytes(path: Path, *, what: str = "text file") -> bytes:

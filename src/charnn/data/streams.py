@@ -1,65 +1,10 @@
-"""From a corpus to the id tensors a run trains and evaluates on.
-
-The corpus is split contiguously, validation last (as nanoGPT does), so that the validation
-text is the same however large the test part is:
-
-    | train .................................. | test (optional) | val (last 10%) |
-"""
+"""The training split as contiguous streams, read a window at a time."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from charnn.data.vocab import CharVocab
 from charnn.errors import ConfigError, DataError
-
-
-@dataclass(frozen=True)
-class Splits:
-    train: torch.Tensor
-    val: torch.Tensor
-    test: torch.Tensor
-    """Empty when data.test_fraction is 0."""
-
-
-def split_ids(ids: torch.Tensor, *, val_fraction: float, test_fraction: float) -> Splits:
-    """Cut a 1-D id tensor into train | test | val by fraction of its length (views: a
-    memory-mapped corpus stays mapped)."""
-    total = len(ids)
-    val_len = int(total * val_fraction)
-    test_len = int(total * test_fraction)
-    train_len = total - val_len - test_len
-    # Scoring needs at least one (input, target) pair, so two characters.
-    if val_len < 2:
-        raise DataError(
-            f"the corpus has {total} characters, too few for a validation split of "
-            f"{val_fraction:g}; use a longer text or raise data.val_fraction"
-        )
-    if test_fraction > 0 and test_len < 2:
-        raise DataError(
-            f"the corpus has {total} characters, too few for a test split of {test_fraction:g}; "
-            "use a longer text, raise data.test_fraction or set it to 0"
-        )
-    return Splits(
-        train=ids[:train_len],
-        test=ids[train_len : train_len + test_len],
-        val=ids[train_len + test_len :],
-    )
-
-
-def encode_corpus(
-    text: str, *, val_fraction: float, test_fraction: float
-) -> tuple[CharVocab, Splits]:
-    """The vocabulary of the whole corpus, and its ids split for training and evaluation.
-
-    The vocabulary covers every split so that validation and test text always encode; a
-    character seen only there simply gets a low probability.
-    """
-    vocab = CharVocab.from_text(text)
-    ids = vocab.encode(text)
-    return vocab, split_ids(ids, val_fraction=val_fraction, test_fraction=test_fraction)
 
 
 class TrainStreams:

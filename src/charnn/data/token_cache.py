@@ -1,4 +1,4 @@
-"""A corpus as ids: `prepare_corpus`, with files encoded once into memory-mapped token files.
+"""The token cache: corpus files encoded once into memory-mapped token files.
 
 A gigabyte of text as a Python string, then as a list of ids, needs many gigabytes of RAM
 (char-rnn-tensorflow used about 20x the file size). Instead a corpus file is hashed (the cache
@@ -31,15 +31,8 @@ from typing import Any
 
 import torch
 
-from charnn.config import DataConfig
-from charnn.data.sources import (
-    REMOTE_CORPORA,
-    TRAIN_DECODING_FIX,
-    fetch_remote_corpus,
-    load_corpus,
-    read_file_bytes,
-)
-from charnn.data.vocab import ByteVocab, CharVocab, new_vocab
+from charnn.data.sources import decode_error, read_file_bytes
+from charnn.data.vocab import ByteVocab, CharVocab
 from charnn.errors import DataError
 from charnn.platform.atomic import atomic_write
 from charnn.platform.digest import file_sha256, tensor_bytes
@@ -101,48 +94,6 @@ def prepare(
     )
     _remember_key(folder, path, settings, key)
     return cached
-
-
-@dataclass(frozen=True)
-class PreparedCorpus:
-    """A corpus as ids, ready to split: memory-mapped from the token cache for files."""
-
-    name: str
-    vocab: CharVocab
-    ids: torch.Tensor
-    """1-D ids in a compact type (uint8, uint16 or int32); `.long()` windows before use."""
-    sha256: str
-    """The corpus identity a checkpoint keeps (see `TokenFile.sha256`)."""
-
-
-def prepare_corpus(data: DataConfig) -> PreparedCorpus:
-    """The ids of the whole corpus a run trains and validates on, with their vocabulary.
-
-    Files (data.path, downloaded corpora) go through the token cache, so memory stays bounded
-    whatever their size and a second run starts at once; the built-in text is encoded here.
-    """
-    if data.path is not None or data.source in REMOTE_CORPORA:
-        path, name = (
-            (Path(data.path), data.path)
-            if data.path is not None
-            else (fetch_remote_corpus(data.source), data.source)
-        )
-        encoding, errors = (data.encoding, data.errors) if data.path else ("utf-8", "strict")
-        prepared = prepare(
-            path,
-            tokenizer=data.tokenizer,
-            encoding=encoding,
-            errors=errors,
-            decoding_fix=TRAIN_DECODING_FIX,
-        )
-        return PreparedCorpus(
-            name=name, vocab=prepared.vocab, ids=prepared.ids, sha256=prepared.sha256
-        )
-    corpus = load_corpus(data)
-    vocab = new_vocab(data.tokenizer, corpus.text)
-    return PreparedCorpus(
-        name=corpus.name, vocab=vocab, ids=vocab.encode(corpus.text), sha256=corpus.sha256
-    )
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -257,9 +208,8 @@ def _code_point_chunks(
         # The decoder may hold bytes of the previous chunk: find the bad one in what it saw.
         held = error.object
         start = offset + len(chunk) - len(held) + error.start
-        raise DataError(
-            f"text file {path} is not valid {encoding} (byte 0x{held[error.start]:02x} at "
-            f"offset {start}; a binary file?); {decoding_fix}"
+        raise decode_error(
+            path, encoding, byte=held[error.start], offset=start, fix=decoding_fix
         ) from None
 
 

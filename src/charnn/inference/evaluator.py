@@ -25,9 +25,8 @@ import torch.nn.functional as F
 from charnn.artifacts.checkpoint import Checkpoint
 from charnn.artifacts.metrics import bits_per_char, perplexity
 from charnn.config import DECODE_ERRORS, is_known_encoding, unknown_encoding
+from charnn.data.corpus import prepare_corpus, split_ids
 from charnn.data.sources import read_file_bytes, read_text_file
-from charnn.data.streams import split_ids
-from charnn.data.token_cache import prepare_corpus
 from charnn.data.vocab import ByteVocab
 from charnn.errors import CharnnError, DataError
 from charnn.model.network import CharRNN

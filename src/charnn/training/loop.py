@@ -41,8 +41,8 @@ from charnn.config import (
     config_to_yaml,
     load_config,
 )
-from charnn.data.streams import TrainStreams, split_ids
-from charnn.data.token_cache import PreparedCorpus, prepare_corpus
+from charnn.data.corpus import PreparedCorpus, prepare_corpus, split_ids
+from charnn.data.streams import TrainStreams
 from charnn.errors import CheckpointError, ConfigError, TrainingDiverged
 from charnn.inference.evaluator import evaluate
 from charnn.model.network import (
