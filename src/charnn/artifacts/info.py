@@ -7,9 +7,8 @@ from typing import Any
 
 from charnn.artifacts.checkpoint import LAST_NAME, checkpoint_path, load_checkpoint
 from charnn.artifacts.metrics import bits_per_char
+from charnn.model.cells import CELLS
 from charnn.model.network import CharRNN, count_parameters
-
-CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "tanh RNN"}
 
 
 def run_info(run: Path) -> dict[str, Any]:
@@ -49,7 +48,7 @@ def run_info(run: Path) -> dict[str, Any]:
 def format_info(info: dict[str, Any]) -> str:
     """The same facts, as aligned lines for a terminal."""
     model, corpus = info["model"], info["corpus"]
-    shape = f"{CELL_NAMES[model['cell']]} {model['num_layers']}x{model['hidden_size']}"
+    shape = f"{CELLS[model['cell']].title} {model['num_layers']}x{model['hidden_size']}"
     chars = f"{corpus['chars']:,} {'bytes' if info['tokenizer'] == 'bytes' else 'chars'}"
     rows = [
         ("checkpoint", info["checkpoint"]),

@@ -38,7 +38,8 @@ import functools
 
 import torch
 
-from charnn.model.network import CharRNN, Hidden
+from charnn.model.cells import Hidden, hidden_parts
+from charnn.model.network import CharRNN
 
 FEATURE_MAJOR_STREAMS = (16, 32, 48, 64)
 """On a CPU, these stream counts lay the buffers out feature-major. Measured with MKL on this
@@ -155,11 +156,11 @@ class Stepper:
         """Start from `hidden`. The head's weights and bias are multiplied by `logit_scale`
         once, so that every step returns logits * logit_scale (the sampler's 1 / temperature)
         at no cost per character."""
-        self.cell = model.config.cell
+        self.cell = cell = model.cell
         self.num_layers = model.config.num_layers
         self.hidden_size = size = model.config.hidden_size
         rnn, layers = model.rnn, range(self.num_layers)
-        parts = hidden if isinstance(hidden, tuple) else (hidden,)
+        parts = hidden_parts(hidden)
         self.num_streams = rows = parts[0].shape[1]
         on_cpu = parts[0].device.type == "cpu"
         self.feature_major = on_cpu and rows in FEATURE_MAJOR_STREAMS
@@ -169,19 +170,17 @@ class Stepper:
         with torch.inference_mode():
             biases_ih = [getattr(rnn, f"bias_ih_l{k}") for k in layers]
             biases_hh = [getattr(rnn, f"bias_hh_l{k}") for k in layers]
-            if self.cell != "gru":
+            if not cell.reset_holds_recurrent_bias:
                 # One bias per layer. (The GRU's b_hn sits inside the reset product,
                 # n = tanh(x W_in + b_in + r * (h W_hn + b_hn)), so each bias stays with its
                 # own product there.)
                 biases_ih = [b_ih + b_hh for b_ih, b_hh in zip(biases_ih, biases_hh, strict=True)]
             # Every tanh is taken as 2 * sigmoid(2x) - 1 (see _tanh_from_doubled): the columns
-            # that feed one, all of the tanh RNN's, the LSTM's g and the GRU's n (both the
-            # third block of H), are doubled once, in the copies made here. (Doubling is exact
-            # in floating point, so doubling before or after a product gives the same bits.)
+            # that feed one, the cell's tanh gate (all of the tanh RNN's, the LSTM's g, the
+            # GRU's n), are doubled once, in the copies made here. (Doubling is exact in
+            # floating point, so doubling before or after a product gives the same bits.)
             doubled = torch.ones_like(biases_hh[0])  # (G*H,)
-            doubled[2 * size : 3 * size] = 2.0
-            if self.cell == "rnn":
-                doubled.fill_(2.0)
+            doubled[cell.tanh_gate * size : (cell.tanh_gate + 1) * size] = 2.0
             # (V, G*H): the first layer's input projection of each character, bias included.
             table = torch.addmm(biases_ih[0], model.embedding.weight, weights_ih[0].t())
             table.mul_(doubled)
@@ -210,9 +209,9 @@ class Stepper:
         self.h = [self._features(self._states, k * size, (k + 1) * size) for k in layers]
         width = table.shape[1]
         self._projected = [self._new_buffer(width) for _ in layers]  # (N, G*H) or (G*H, N)
-        if self.cell == "gru":
-            self._recurrent = [self._new_buffer(width) for _ in layers]  # 3H features
-        if self.cell == "lstm":
+        if cell.reset_holds_recurrent_bias:
+            self._recurrent = [self._new_buffer(width) for _ in layers]  # G*H features
+        if cell.carries_cell_state:
             self._tanh_c = [self._new_buffer(size) for _ in layers]
         self._gates = [self._cut_gates(layer) for layer in layers]
 
@@ -226,11 +225,11 @@ class Stepper:
                 if k == 0:  # the table row holds the input part and the bias
                     recurrent = (
                         None
-                        if self.cell == "gru"
+                        if cell.reset_holds_recurrent_bias
                         else product(self.h[0], [weights_hh[0]], doubled, projected, None)
                     )
                     self._products.append(recurrent)
-                elif self.cell == "gru":
+                elif cell.reset_holds_recurrent_bias:
                     self._products.append(
                         product(self.h[k - 1], [weights_ih[k]], doubled, projected, biases_ih[k])
                     )
@@ -246,7 +245,7 @@ class Stepper:
                         )
                     )
             self._recurrent_products: list[_Product] = []
-            if self.cell == "gru":  # h W_hh + b_hh, kept apart for the reset gate
+            if cell.reset_holds_recurrent_bias:  # h W_hh + b_hh, kept apart for the reset gate
                 self._recurrent_products = [
                     product(self.h[k], [weights_hh[k]], doubled, self._recurrent[k], biases_hh[k])
                     for k in layers
@@ -283,24 +282,17 @@ class Stepper:
             return self._features(buffer, first * size, last * size)
 
         projected = self._projected[layer]
-        if self.cell == "lstm":
-            return {
-                "input": gate(projected, 0, 1),
-                "forget": gate(projected, 1, 2),
-                "candidate": gate(projected, 2, 3),  # sigmoid(2 g): g = 2 * it - 1
-                "output": gate(projected, 3, 4),
-            }
-        if self.cell == "gru":
+        # The LSTM's candidate holds sigmoid(2 g) after the step's sigmoid (g = 2 * it - 1);
+        # the GRU's reset and update hold their sigmoids.
+        gates = {name: gate(projected, k, k + 1) for k, name in enumerate(self.cell.gates)}
+        if self.cell.reset_holds_recurrent_bias:  # the GRU's (r, z) and n, recurrent parts apart
             recurrent = self._recurrent[layer]
-            return {
+            gates |= {
                 "rz": gate(projected, 0, 2),
                 "recurrent_rz": gate(recurrent, 0, 2),
-                "reset": gate(projected, 0, 1),  # after the in-place sigmoid
-                "update": gate(projected, 1, 2),
-                "new": gate(projected, 2, 3),
                 "recurrent_new": gate(recurrent, 2, 3),
             }
-        return {}
+        return gates
 
     def step(self, ids: torch.Tensor, head_bias: torch.Tensor | None = None) -> torch.Tensor:
         """ids (N,) -> next-character logits (N, V); the state moves one character on.
@@ -341,9 +333,9 @@ class Stepper:
         """Move the layer's h (and c) one step on, in place, from its gates' pre-activations:
         `projected` holds both products (LSTM, RNN) or the input product (GRU)."""
         h, gates = self.h[layer], self._gates[layer]
-        if self.cell == "rnn":
+        if self.cell.gate_count == 1:  # the tanh RNN: h = tanh(both products)
             _tanh_from_doubled(projected, self._minus_one, out=h)
-        elif self.cell == "lstm":
+        elif self.cell.carries_cell_state:  # the LSTM
             projected.sigmoid_()  # i, f, 2 g and o
             # 2c' = f * 2c + 2 i g, with g = 2 * sigmoid(2 g) - 1
             doubled_c = self._doubled_c[layer].mul_(gates["forget"])

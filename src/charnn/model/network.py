@@ -10,22 +10,17 @@ import torch
 from torch import nn
 
 from charnn.config import ModelConfig
-from charnn.model.simple_rnn import SimpleRNN
-
-Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
-"""GRU and SimpleRNN: h (num_layers, B, H). LSTM: (h, c), each (num_layers, B, H)."""
-
-RECURRENT_CORES: dict[str, type[nn.Module]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": SimpleRNN}
+from charnn.model.cells import CELLS, Cell, Hidden, hidden_from_parts, hidden_parts, map_hidden
 
 
 class CharRNN(nn.Module):
     def __init__(self, config: ModelConfig, vocab_size: int) -> None:
         super().__init__()
         self.config = config
+        self.cell: Cell = CELLS[config.cell]
         self.vocab_size = vocab_size
         self.embedding = nn.Embedding(vocab_size, config.embedding_dim)
-        core = RECURRENT_CORES[config.cell]
-        self.rnn = core(
+        self.rnn = self.cell.core(
             config.embedding_dim,
             config.hidden_size,
             config.num_layers,
@@ -62,7 +57,7 @@ class CharRNN(nn.Module):
         weight = self.head.weight
         shape = (self.config.num_layers, batch_size, self.config.hidden_size)
         zeros = torch.zeros(shape, dtype=weight.dtype, device=weight.device)
-        return (zeros, zeros.clone()) if self.config.cell == "lstm" else zeros
+        return (zeros, zeros.clone()) if self.cell.carries_cell_state else zeros
 
 
 def detach_hidden(hidden: Hidden) -> Hidden:
@@ -73,24 +68,20 @@ def detach_hidden(hidden: Hidden) -> Hidden:
     state on in bf16; carried as fp32 (an exact cast) it has one dtype in checkpoints, in the
     gather across processes and in a run resumed under another `train.precision`.
     """
-    if isinstance(hidden, tuple):
-        return tuple(part.detach().float() for part in hidden)  # type: ignore[return-value]
-    return hidden.detach().float()
+    return map_hidden(lambda part: part.detach().float(), hidden)
 
 
 def hidden_to_list(hidden: Hidden | None) -> list[torch.Tensor]:
     """A hidden state as a list of CPU tensors (plain data for a checkpoint)."""
     if hidden is None:
         return []
-    parts = hidden if isinstance(hidden, tuple) else (hidden,)
-    return [part.detach().cpu() for part in parts]
+    return [part.detach().cpu() for part in hidden_parts(hidden)]
 
 
 def hidden_from_list(parts: list[torch.Tensor], device: torch.device) -> Hidden | None:
     if not parts:
         return None
-    moved = [part.to(device=device, dtype=torch.float32) for part in parts]
-    return (moved[0], moved[1]) if len(moved) == 2 else moved[0]
+    return hidden_from_parts([part.to(device=device, dtype=torch.float32) for part in parts])
 
 
 def count_parameters(model: nn.Module) -> int:

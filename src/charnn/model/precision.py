@@ -85,7 +85,7 @@ def keep_recurrence_out_of_float16(
         logger.info(
             "bf16 autocast would run the %s layers in float16 (PyTorch's autocast wrapper for "
             "cuDNN RNNs casts to float16); running them in fp32, the output layer in bf16",
-            model.config.cell.upper(),
+            model.cell.title,
         )
         return torch.float32
     logger.info(

@@ -45,6 +45,7 @@ from charnn.data.corpus import PreparedCorpus, prepare_corpus, split_ids
 from charnn.data.streams import TrainStreams
 from charnn.errors import CheckpointError, ConfigError, TrainingDiverged
 from charnn.inference.evaluator import evaluate
+from charnn.model.cells import map_hidden
 from charnn.model.network import (
     CharRNN,
     Hidden,
@@ -301,7 +302,7 @@ def _train_in(
             "train.compile: the first steps compile the model (minutes on a CPU), "
             "and that time counts toward train.max_time"
         )
-        if device.type == "cpu" and config.model.cell != "gru":
+        if device.type == "cpu" and not model.cell.compiles_faster_on_cpu:
             logger.warning(
                 "train.compile made model.cell=%s train slower on a CPU when measured "
                 "(BENCHMARKS.md, scripts/compile_check.py); only the GRU gained",
@@ -536,10 +537,7 @@ class _Run:
         state, world = self.state, self.world
         hidden = state.hidden
         if world.distributed and hidden is not None:  # every rank's streams, in row order
-            if isinstance(hidden, tuple):
-                hidden = (world.gather_rows(hidden[0], 1), world.gather_rows(hidden[1], 1))
-            else:
-                hidden = world.gather_rows(hidden, 1)
+            hidden = map_hidden(lambda part: world.gather_rows(part, 1), hidden)
         rank_rngs = world.gather_states(rng_state(self.device)) if world.distributed else []
         checkpoint = Checkpoint(
             config=self.config,
@@ -573,7 +571,7 @@ class _Run:
 
     def log_start(self, *, train_chars: int) -> None:
         model, step = self.config.model, self.state.step
-        cell = model.cell.upper() if model.cell != "rnn" else "tanh RNN"
+        cell = self.model.cell.title
         logger.info(
             "%s %s %dx%d (%s parameters) on %s; corpus %s: %s chars, %s for training, "
             "vocabulary %d",
@@ -638,10 +636,7 @@ def _restore(
     hidden = hidden_from_list(checkpoint.hidden, device)
     if hidden is not None and world.distributed:  # this rank's rows of the B streams
         share = _rows_of(checkpoint.config.train.batch_size, world)
-        if isinstance(hidden, tuple):
-            hidden = (hidden[0][:, share].contiguous(), hidden[1][:, share].contiguous())
-        else:
-            hidden = hidden[:, share].contiguous()
+        hidden = map_hidden(lambda part: part[:, share].contiguous(), hidden)
     return TrainState(
         step=checkpoint.step,
         elapsed_s=checkpoint.elapsed_s,

@@ -33,6 +33,7 @@ from torch import nn
 
 from charnn.artifacts.checkpoint import Checkpoint
 from charnn.errors import CharnnError
+from charnn.model.cells import CELLS
 from charnn.model.network import CharRNN
 from charnn.platform.atomic import atomic_write
 
@@ -51,22 +52,21 @@ class _Portable(nn.Module):
     def __init__(self, model: CharRNN) -> None:
         super().__init__()
         config = model.config
-        self.is_lstm = config.cell == "lstm"
+        self.carries_cell_state = model.cell.carries_cell_state
         self.embedding = model.embedding
-        if config.cell == "rnn":  # SimpleRNN -> nn.RNN: same parameter names, same function
-            self.rnn: nn.Module = nn.RNN(
+        self.rnn: nn.Module = model.rnn
+        if model.cell.portable_core is not type(model.rnn):  # same parameter names and function
+            self.rnn = model.cell.portable_core(
                 config.embedding_dim, config.hidden_size, config.num_layers, batch_first=True
             )
             self.rnn.load_state_dict(model.rnn.state_dict())
-        else:
-            self.rnn = model.rnn
         self.head = model.head
 
     def forward(
         self, ids: torch.Tensor, h: torch.Tensor, c: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         embedded = self.embedding(ids)  # (B, T, E)
-        if self.is_lstm:
+        if self.carries_cell_state:
             output, (h, c) = self.rnn(embedded, (h, c))
         else:
             output, h = self.rnn(embedded, h)
@@ -124,7 +124,7 @@ def _onnx_bytes(
         raise CharnnError(ONNX_MISSING) from None
     from charnn.artifacts.export.onnx import TanhRNNForExport, onnx_bytes
 
-    if description["cell"] == "rnn":
+    if CELLS[description["cell"]].onnx_translation_in_charnn:
         portable.rnn = TanhRNNForExport(portable.rnn, description["num_layers"])
     return onnx_bytes(portable, example, description)
 
