@@ -58,6 +58,7 @@ from charnn.config import (
 )
 from charnn.data.corpus import encode_corpus
 from charnn.data.sources import load_corpus
+from charnn.inference import stepper as stepper_module
 from charnn.inference.evaluator import evaluate
 from charnn.inference.sampler import SamplingOptions, generate
 from charnn.inference.stepper import Stepper
@@ -77,6 +78,7 @@ from reporting import (
     rerun_command,
     synchronize,
 )
+from stepper_bounds import multiply_adds_per_char, run_products
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -358,17 +360,28 @@ def products_only_chars_per_s(
         synchronize(device)
         started = time.perf_counter()
         for _ in range(length):
-            stepper.run_products()
+            run_products(stepper)
         synchronize(device)
     return streams * length / (time.perf_counter() - started)
+
+
+def unsplit_sampling_chars_per_s(model: CharRNN, vocab: object, length: int) -> float:
+    """charnn's generator with one stream, its products not split across threads."""
+    stepper_module.SPLIT_ONE_STREAM = False
+    try:
+        return charnn_sampling_chars_per_s(model, vocab, 1, length)
+    finally:
+        stepper_module.SPLIT_ONE_STREAM = True
 
 
 def sampling_rounds(
     model: CharRNN, vocab: object, plan: Plan, device: torch.device
 ) -> tuple[Rounds, float]:
     """The chars/s of the `naive` loop, charnn's generator with `one` stream and with `many`
-    (64), and the products alone with one and 64 streams (`one_bound`, `many_bound`), in
-    `plan.repeats` rounds; and the naive loop's median page faults per character."""
+    (64), the generator with one stream whose products are not split across threads
+    (`one_unsplit`), and the products alone with one and 64 streams (`one_bound`,
+    `many_bound`), in `plan.repeats` rounds; and the naive loop's median page faults per
+    character."""
     length, faults = plan.sample_length, []
 
     def naive() -> float:
@@ -380,6 +393,7 @@ def sampling_rounds(
     contenders = {
         "naive": naive,
         "one": lambda: charnn_sampling_chars_per_s(model, vocab, 1, length),
+        "one_unsplit": lambda: unsplit_sampling_chars_per_s(model, vocab, length),
         "many": lambda: charnn_sampling_chars_per_s(model, vocab, 64, length),
         "one_bound": lambda: products_only_chars_per_s(model, 1, length, device),
         "many_bound": lambda: products_only_chars_per_s(model, 64, length, device),
@@ -519,13 +533,15 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                 sampled.log(f"{cell} {layers}x{hidden} sampling")
                 naive = sampled.median("naive")
                 with torch.inference_mode():
-                    step_flops = 2 * Stepper(model, model.zero_hidden(1)).multiply_adds_per_char
+                    stepper = Stepper(model, model.zero_hidden(1))
+                    step_flops = 2 * multiply_adds_per_char(stepper)
                 sample_cells.append(
                     (
                         f"| {CELL_NAMES[cell]} | {layers}x{hidden} | {naive:,.0f} | "
                         f"{naive_faults:,.0f} | {sampled.median('one'):,.0f} | "
                         f"**{sampled.ratio('one', 'naive'):.1f}x** | "
                         f"{sampled.ratio('one_bound', 'naive'):.1f}x | "
+                        f"{sampled.ratio('one', 'one_unsplit'):.2f}x | "
                         f"{sampled.median('many'):,.0f} | "
                         f"**{sampled.ratio('many', 'naive'):.1f}x** | "
                         f"{sampled.ratio('many_bound', 'naive'):.1f}x |",
@@ -631,19 +647,22 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
         f"{plan.sample_length} characters per stream at temperature 0.8. Naive: the model called "
         "on one character at a time, then softmax and multinomial. charnn: `charnn sample`'s "
         "generator (the lean step of `charnn.inference.stepper`), with 1 stream and with 64 "
-        "streams "
-        "(total chars/s over all streams). Bound: the step's matrix products alone "
-        "(`Stepper.run_products`, the head's included) over the naive loop, the ratio "
+        "streams (total chars/s over all streams). Split: the one-stream generator with its "
+        "products split across two threads (the default on a CPU) against the same generator "
+        "without the split, end to end (1.00x when the run has one thread). Bound: the step's "
+        "matrix products alone "
+        "(`stepper_bounds.run_products`, the head's included) over the naive loop, the ratio "
         "sampling would reach if everything else in a step were free. At the peak rate: the "
-        "same products' arithmetic (2 FLOPs for each of `Stepper.multiply_adds_per_char`) at "
+        "same products' arithmetic (2 FLOPs for each of "
+        "`stepper_bounds.multiply_adds_per_char`) at "
         "this run's best matrix-multiply rate, over the naive loop: a cap that only products "
         "faster than any measured here could lift, with the naive loop's median speed. "
         f"{plan.repeats} rounds; the page faults are the naive loop's median.",
         "",
         "| cell | layers x hidden | naive chars/s | naive page faults/char | charnn 1 stream | "
-        "vs naive | bound | charnn 64 streams | vs naive | bound | at the peak rate | "
+        "vs naive | bound | split | charnn 64 streams | vs naive | bound | at the peak rate | "
         "64-stream peak MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *sample_rows,
     ]
     return "\n".join(lines)

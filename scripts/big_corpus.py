@@ -53,7 +53,7 @@ CHILD = """
 import json, resource, sys, time
 started = time.perf_counter()
 from charnn.training import loop as trainer
-from charnn.data import token_cache as tokens
+from charnn.data import corpus as tokens  # prepare_corpus calls corpus.prepare
 import charnn.cli
 marks = {"imports_s": time.perf_counter() - started}
 real_prepare, real_step = tokens.prepare, trainer.train_step

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from charnn.config import ModelConfig
-from charnn.inference.stepper import FEATURE_MAJOR_STREAMS, Stepper
+from charnn.inference.stepper import Stepper
 from charnn.model.network import CharRNN
 
 
@@ -25,7 +25,7 @@ def two_threads() -> Iterator[None]:
 @pytest.mark.usefixtures("two_threads")
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("num_layers", [1, 3])
-# One stream: products split in two, batched; 16 streams: the feature-major layout.
+# One stream: products split in two, batched.
 @pytest.mark.parametrize("streams", [1, 4, 16])
 def test_step_by_step_logits_equal_the_full_forward_pass(
     cell: str, num_layers: int, streams: int
@@ -40,7 +40,6 @@ def test_step_by_step_logits_equal_the_full_forward_pass(
         expected, _ = model(ids)  # (N, T, V)
         logits, hidden = model(ids[:, :5])  # a prime of 5, read the usual way
         stepper = Stepper(model, hidden)
-        assert stepper.feature_major == (streams in FEATURE_MAJOR_STREAMS)
         got = [logits[:, -1]]
         for position in range(5, 20):
             got.append(stepper.step(ids[:, position]))
@@ -66,23 +65,6 @@ def test_logit_scale_multiplies_the_logits(streams: int) -> None:
     torch.testing.assert_close(torch.stack(got, dim=1), expected * 0.25, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-@pytest.mark.parametrize("streams", [2, 16])
-def test_running_the_products_alone_leaves_the_state_as_it_was(cell: str, streams: int) -> None:
-    torch.manual_seed(0)
-    model = CharRNN(ModelConfig(cell=cell, hidden_size=16, num_layers=2), vocab_size=7).eval()
-    ids = torch.randint(0, 7, (streams, 5))  # (N, T)
-    with torch.inference_mode():
-        expected, _ = model(ids)  # (N, T, V)
-        stepper = Stepper(model, model.zero_hidden(streams))
-        got = []
-        for position in range(5):
-            stepper.run_products()  # as the benchmark times them, between real steps
-            got.append(stepper.step(ids[:, position]))
-            stepper.run_products()
-    torch.testing.assert_close(torch.stack(got, dim=1), expected, atol=1e-5, rtol=1e-5)
-
-
 @pytest.mark.parametrize("streams", [5, 16])
 def test_a_head_bias_per_stream_replaces_the_heads_bias(streams: int) -> None:
     """The sampler passes the head's bias plus noise, one row per stream."""
@@ -97,30 +79,7 @@ def test_a_head_bias_per_stream_replaces_the_heads_bias(streams: int) -> None:
     torch.testing.assert_close(got, expected[:, 0] + noise, atol=1e-5, rtol=1e-5)
 
 
-def test_which_stream_counts_lay_the_buffers_out_feature_major() -> None:
-    model = CharRNN(ModelConfig(cell="rnn", hidden_size=8, num_layers=1), vocab_size=5).eval()
-    with torch.inference_mode():
-        layouts = {
-            n: Stepper(model, model.zero_hidden(n)).feature_major for n in (1, 8, 16, 64, 128)
-        }
-    assert layouts == {1: False, 8: False, 16: True, 64: True, 128: False}
-
-
 @pytest.mark.usefixtures("two_threads")
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-@pytest.mark.parametrize("streams", [1, 3, 16])  # split, batch-major, feature-major
-def test_multiply_adds_per_char_counts_the_steps_products(cell: str, streams: int) -> None:
-    """G H H for the first layer's recurrent product (its input part is a table row), G H 2H
-    for each deeper layer's input and recurrent products, and H V for the head."""
-    gates, hidden, vocab = {"lstm": 4, "gru": 3, "rnn": 1}[cell], 12, 7
-    config = ModelConfig(cell=cell, hidden_size=hidden, num_layers=3, embedding_dim=5)
-    model = CharRNN(config, vocab_size=vocab).eval()
-    with torch.inference_mode():
-        stepper = Stepper(model, model.zero_hidden(streams))
-    expected = gates * hidden * hidden + 2 * gates * hidden * 2 * hidden + hidden * vocab
-    assert stepper.multiply_adds_per_char == expected
-
-
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

@@ -46,19 +46,6 @@ def test_quick_benchmark_writes_numbers_for_every_cell(
     assert "GRU / LSTM training speed at equal size: 1x32: " in text
 
 
-def test_gru_candidate_script_checks_and_times(
-    tmp_path: Path, subprocess_env: dict[str, str]
-) -> None:
-    out = tmp_path / "BENCHMARKS.md"
-    run_script("gru_candidate.py", "--quick", "--out", str(out), env=subprocess_env)
-    row = re.search(r"^\| 2x32 \|(.*)\|$", out.read_text(), re.MULTILINE)
-    assert row, out.read_text()
-    cells = [cell.strip().strip("*") for cell in row[1].split("|")]
-    low, high = cells.pop(3).split("-")  # the training ratio's lowest and highest round
-    assert float(low) <= float(high), cells
-    assert len(cells) == 6 and all(re.fullmatch(r"[\d,]+(\.\d+)?", cell) for cell in cells), cells
-
-
 def test_compile_check_script_compares_eager_and_compiled_steps(
     tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:

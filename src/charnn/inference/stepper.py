@@ -21,10 +21,6 @@ Sampling does exactly that, once per character, so it does the cell arithmetic i
   per operation, and allocating results and slicing views were a good share of them;
 - every tanh is taken as 2 * sigmoid(2x) - 1, with the doubling folded into the weights once
   (see `_tanh_from_doubled`): an LSTM layer then takes one sigmoid over all four gates;
-- on a CPU with 16, 32, 48 or 64 streams, every buffer is laid out feature-major, (features, N),
-  and each product is weight (M, K) @ state (K, N): there a whole step ran up to 1.5x faster
-  than with state (N, K) @ weight (K, M) on this project's CPU; other stream counts, and other
-  devices, keep the batch-major layout (see `FEATURE_MAJOR_STREAMS`);
 - the cell's gates follow PyTorch's definitions of LSTM (i, f, g, o), GRU (r, z, n) and the
   tanh RNN, so the logits equal those of the full model (tested against a plain forward pass).
 
@@ -41,13 +37,10 @@ import torch
 from charnn.model.cells import Hidden, hidden_parts
 from charnn.model.network import CharRNN
 
-FEATURE_MAJOR_STREAMS = (16, 32, 48, 64)
-"""On a CPU, these stream counts lay the buffers out feature-major. Measured with MKL on this
-project's AVX-512 CPU, 2 threads, whole steps of 2x256 and 2x512 models against the batch-major
-layout, in two runs: an LSTM or GRU 1.2-1.6x at 16 to 48 streams and 1.1-1.3x at 64; the tanh RNN,
-whose products are narrower (H outputs against 3H or 4H), 0.94-1.30x. At 128 and 256 streams the
-RNN ran at 0.84-0.95x; with 8 streams or fewer the products alone ran 2-4x slower feature-major,
-and unevenly at 12 and 24 (16 fp32 values fill one AVX-512 register)."""
+SPLIT_ONE_STREAM = True
+"""Split one stream's products across two threads on a CPU (see `_Product`). It earned its
+place end to end (BENCHMARKS.md's sampling table, "split" column); scripts/bench.py turns it
+off to measure that."""
 
 
 def _tanh_from_doubled(
@@ -67,19 +60,14 @@ class _Product:
     """One fixed product of a step, `out = bias + rows @ weight` (or `out += rows @ weight`
     without a bias), between buffers that are updated in place: `run()` takes no arguments.
 
-    The weight is given as the modules store it, one or more (M, K_b) blocks whose inputs sit
-    side by side in `rows` (K = the sum of the K_b), and `column_scale` (M,) multiplies its
-    columns; both are copied once, in one pass per block, into the layout the product reads.
-
-    Batch-major (rows (N, K), out (N, M)): the weight is copied to (K, M), so that a one-row
-    product streams each weight row once, which measured faster on a CPU than the (out, in)
-    order the modules store. With `parts` > 1 (one row only), the columns are split into
-    `parts` blocks and the product runs as one batched call, (P, 1, K) @ (P, K, M/P), writing
-    straight into `out`: for one row, (P, 1, M/P) blocks laid side by side are exactly out's
-    memory.
-
-    Feature-major (rows (K, N), out (M, N)): the product is weight (M, K) @ rows (K, N), the
-    modules' own order, and the bias a column (M, 1) that broadcasts over the streams.
+    rows (N, K), out (N, M). The weight is given as the modules store it, one or more (M, K_b)
+    blocks whose inputs sit side by side in `rows` (K = the sum of the K_b), and `column_scale`
+    (M,) multiplies its columns; both are copied once, in one pass per block, to (K, M), so that
+    a one-row product streams each weight row once, which measured faster on a CPU than the
+    (out, in) order the modules store. With `parts` > 1 (one row only), the columns are split
+    into `parts` blocks and the product runs as one batched call, (P, 1, K) @ (P, K, M/P),
+    writing straight into `out`: for one row, (P, 1, M/P) blocks laid side by side are exactly
+    out's memory.
     """
 
     def __init__(
@@ -91,35 +79,28 @@ class _Product:
         bias: torch.Tensor | None,
         *,
         parts: int,
-        feature_major: bool = False,
     ) -> None:
-        self._feature_major = feature_major
         self._bias = bias
         self._rows, self._out = rows, out
         self._batched = False
-        if feature_major:
-            self._weight = torch.cat(blocks, dim=1).mul_(column_scale.unsqueeze(1))  # (M, K)
-            if bias is not None:
-                self._bias = bias.unsqueeze(1)  # (M, 1)
-            return
         width = column_scale.shape[0]
         if parts > 1 and (rows.shape[0] != 1 or width % parts):
             parts = 1
         block_width = width // parts
         depth = sum(block.shape[1] for block in blocks)
         # (P, K, M/P): part p holds columns p*M/P..(p+1)*M/P of the (K, M) weight.
-        self._weight = out.new_empty(parts, depth, block_width)
+        self.weight = out.new_empty(parts, depth, block_width)
         first = 0
         for block in blocks:  # (M, K_b) -> rows first..first+K_b of every part
             last = first + block.shape[1]
             for part, columns in enumerate(block.split(block_width)):  # (M/P, K_b) each
                 # A plain 2-D transposed copy: PyTorch copies it tile by tile, several times
                 # faster than a strided multiply into the same place.
-                self._weight[part, first:last].copy_(columns.t())
+                self.weight[part, first:last].copy_(columns.t())
             first = last
-        self._weight.mul_(column_scale.view(parts, 1, block_width))
+        self.weight.mul_(column_scale.view(parts, 1, block_width))
         if parts == 1:
-            self._weight = self._weight[0]  # (K, M)
+            self.weight = self.weight[0]  # (K, M)
         else:
             self._rows = rows.unsqueeze(0).expand(parts, 1, -1)  # (P, 1, K)
             self._out = out.view(1, parts, block_width).permute(1, 0, 2)  # (P, 1, M/P)
@@ -127,26 +108,16 @@ class _Product:
                 self._bias = bias.view(parts, 1, block_width)
             self._batched = True
 
-    @property
-    def multiply_adds(self) -> int:
-        """Multiply-adds per stream, M * K: the weight's size, in any of its layouts."""
-        return self._weight.numel()
-
     def run(self) -> None:
-        if self._feature_major:
+        if self._batched:
             if self._bias is None:
-                self._out.addmm_(self._weight, self._rows)
+                self._out.baddbmm_(self._rows, self.weight)
             else:
-                torch.addmm(self._bias, self._weight, self._rows, out=self._out)
-        elif self._batched:
-            if self._bias is None:
-                self._out.baddbmm_(self._rows, self._weight)
-            else:
-                torch.baddbmm(self._bias, self._rows, self._weight, out=self._out)
+                torch.baddbmm(self._bias, self._rows, self.weight, out=self._out)
         elif self._bias is None:
-            self._out.addmm_(self._rows, self._weight)
+            self._out.addmm_(self._rows, self.weight)
         else:
-            torch.addmm(self._bias, self._rows, self._weight, out=self._out)
+            torch.addmm(self._bias, self._rows, self.weight, out=self._out)
 
 
 class Stepper:
@@ -161,9 +132,8 @@ class Stepper:
         self.hidden_size = size = model.config.hidden_size
         rnn, layers = model.rnn, range(self.num_layers)
         parts = hidden_parts(hidden)
-        self.num_streams = rows = parts[0].shape[1]
+        self.num_streams = parts[0].shape[1]
         on_cpu = parts[0].device.type == "cpu"
-        self.feature_major = on_cpu and rows in FEATURE_MAJOR_STREAMS
         # The modules' own (G*H, in) weights: each `_Product` copies its own once.
         weights_ih = [getattr(rnn, f"weight_ih_l{k}") for k in layers]
         weights_hh = [getattr(rnn, f"weight_hh_l{k}") for k in layers]
@@ -183,40 +153,32 @@ class Stepper:
             doubled[cell.tanh_gate * size : (cell.tanh_gate + 1) * size] = 2.0
             # (V, G*H): the first layer's input projection of each character, bias included.
             table = torch.addmm(biases_ih[0], model.embedding.weight, weights_ih[0].t())
-            table.mul_(doubled)
-            # Feature-major, (G*H, V): a step then picks its columns.
-            self._first_layer_table = table.t().contiguous() if self.feature_major else table
+            self._first_layer_table = table.mul_(doubled)
             biases_ih, biases_hh = (
                 [bias * doubled for bias in biases] for biases in (biases_ih, biases_hh)
             )
             head = model.head.weight  # (V, H)
-            if self.feature_major:
-                self.head_weight = head * logit_scale  # (V, H)
-            else:
-                self.head_weight = torch.mul(
-                    head.t(), logit_scale, out=head.new_empty(size, len(head))
-                )  # (H, V)
+            self.head_weight = torch.mul(
+                head.t(), logit_scale, out=head.new_empty(size, len(head))
+            )  # (H, V)
             self.head_bias = model.head.bias * logit_scale  # (V,)
-            # Layer k's state is features k*H..(k+1)*H of one buffer, (N, L*H) or (L*H, N).
-            states = [self._layout(state) for state in parts[0].unbind(0)]
-            self._states = torch.cat(states, dim=0 if self.feature_major else 1)
+            # Layer k's state is features k*H..(k+1)*H of one (N, L*H) buffer.
+            self._states = torch.cat(parts[0].unbind(0), dim=1)
             # The LSTM's cell states, doubled like the pre-activations: tanh(c) is then a
             # sigmoid of the state as it is.
-            self._doubled_c = (
-                [self._layout(2 * state) for state in parts[1].unbind(0)] if len(parts) == 2 else []
-            )
+            self._doubled_c = [2 * state for state in parts[1].unbind(0)] if len(parts) == 2 else []
             self._minus_one = self._states.new_tensor(-1.0)
-        self.h = [self._features(self._states, k * size, (k + 1) * size) for k in layers]
+        self.h = [self._states[:, k * size : (k + 1) * size] for k in layers]
         width = table.shape[1]
-        self._projected = [self._new_buffer(width) for _ in layers]  # (N, G*H) or (G*H, N)
+        self._projected = [self._new_buffer(width) for _ in layers]  # (N, G*H)
         if cell.reset_holds_recurrent_bias:
             self._recurrent = [self._new_buffer(width) for _ in layers]  # G*H features
         if cell.carries_cell_state:
             self._tanh_c = [self._new_buffer(size) for _ in layers]
         self._gates = [self._cut_gates(layer) for layer in layers]
 
-        split = 2 if on_cpu and torch.get_num_threads() > 1 else 1
-        product = functools.partial(_Product, parts=split, feature_major=self.feature_major)
+        split = 2 if SPLIT_ONE_STREAM and on_cpu and torch.get_num_threads() > 1 else 1
+        product = functools.partial(_Product, parts=split)
         with torch.inference_mode():
             # What each layer's product adds to `_projected` (layer 0: after the table lookup).
             self._products: list[_Product | None] = []
@@ -234,7 +196,7 @@ class Stepper:
                         product(self.h[k - 1], [weights_ih[k]], doubled, projected, biases_ih[k])
                     )
                 else:  # one product: [h_below, h_own] (2H features) by [W_ih, W_hh]
-                    below_and_own = self._features(self._states, (k - 1) * size, (k + 1) * size)
+                    below_and_own = self._states[:, (k - 1) * size : (k + 1) * size]
                     self._products.append(
                         product(
                             below_and_own,
@@ -252,26 +214,13 @@ class Stepper:
                 ]
 
     @property
-    def multiply_adds_per_char(self) -> int:
-        """The multiply-adds of one stream's step in its matrix products, the head's included:
-        what `run_products` computes per character (the first layer's input projection is a
-        table lookup, not a product)."""
-        products = [*self._products, *self._recurrent_products]
-        recurrent = sum(product.multiply_adds for product in products if product is not None)
-        return recurrent + self.head_weight.numel()
-
-    def _layout(self, batch_major: torch.Tensor) -> torch.Tensor:
-        """A (N, F) tensor as this stepper lays out its buffers: itself, or a (F, N) copy."""
-        return batch_major.t().contiguous() if self.feature_major else batch_major
+    def products(self) -> list[_Product]:
+        """Every product of a step but the head's, in no particular order."""
+        return [p for p in [*self._products, *self._recurrent_products] if p is not None]
 
     def _new_buffer(self, width: int) -> torch.Tensor:
-        """An empty buffer of `width` features per stream, in this stepper's layout."""
-        shape = (width, self.num_streams) if self.feature_major else (self.num_streams, width)
-        return self._states.new_empty(shape)
-
-    def _features(self, buffer: torch.Tensor, first: int, last: int) -> torch.Tensor:
-        """The view of features first..last of every stream in `buffer`."""
-        return buffer[first:last] if self.feature_major else buffer[:, first:last]
+        """An empty (N, width) buffer."""
+        return self._states.new_empty(self.num_streams, width)
 
     def _cut_gates(self, layer: int) -> dict[str, torch.Tensor]:
         """Views of one layer's buffers, one per gate."""
@@ -279,7 +228,7 @@ class Stepper:
 
         def gate(buffer: torch.Tensor, first: int, last: int) -> torch.Tensor:
             """Blocks first..last of H features."""
-            return self._features(buffer, first * size, last * size)
+            return buffer[:, first * size : last * size]
 
         projected = self._projected[layer]
         # The LSTM's candidate holds sigmoid(2 g) after the step's sigmoid (g = 2 * it - 1);
@@ -299,14 +248,11 @@ class Stepper:
 
         `head_bias` (N, V), when given, stands in for the head's own bias in its addmm: the
         sampler passes that bias plus its noise, so adding the noise costs no extra operation.
-        (Feature-major, the logits are a transposed view of a (V, N) buffer.)
         """
         for layer in range(self.num_layers):
             projected = self._projected[layer]
             if layer == 0:
-                torch.index_select(
-                    self._first_layer_table, int(self.feature_major), ids, out=projected
-                )
+                torch.index_select(self._first_layer_table, 0, ids, out=projected)
             product = self._products[layer]
             if product is not None:
                 product.run()
@@ -315,19 +261,7 @@ class Stepper:
 
     def _head(self, bias: torch.Tensor) -> torch.Tensor:
         """The last layer's state through the head: logits (N, V), `bias` (V,) or (N, V)."""
-        if self.feature_major:
-            bias_columns = bias.unsqueeze(1) if bias.dim() == 1 else bias.t()  # (V, 1) or (V, N)
-            return torch.addmm(bias_columns, self.head_weight, self.h[-1]).t()
         return torch.addmm(bias, self.h[-1], self.head_weight)
-
-    def run_products(self) -> None:
-        """Run only this step's matrix products, the head's included, on the current buffers;
-        the state does not move on. A step's time with every other operation free: the
-        benchmark's bound on how fast sampling could be with these products."""
-        for product in [*self._products, *self._recurrent_products]:
-            if product is not None:
-                product.run()
-        self._head(self.head_bias)
 
     def _cell(self, layer: int, projected: torch.Tensor) -> None:
         """Move the layer's h (and c) one step on, in place, from its gates' pre-activations:
