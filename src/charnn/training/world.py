@@ -19,6 +19,7 @@ How the work is shared (the trainer's side of it):
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ class World:
                 result = work()
             except CharnnError as error:
                 failure = error
-        described = [None if failure is None else (type(failure).__name__, str(failure))]
+        described = [None if failure is None else (type(failure).__name__, failure.marked)]
         dist.broadcast_object_list(described, src=0)
         if failure is not None:
             raise failure
@@ -128,13 +129,13 @@ def join_world(device: torch.device) -> World:
     except (KeyError, ValueError):
         raise ConfigError(
             f"WORLD_SIZE is set but {', '.join(ENV_KEYS)} are not all integers; "
-            "start charnn with torchrun (torchrun --nproc-per-node=N -m charnn train ...)"
+            "start charnn with torchrun, which sets all three (see docs/training.md)"
         ) from None
     if device.type == "cuda":
         if local_rank >= torch.cuda.device_count():
             raise ConfigError(
                 f"process {local_rank} on this machine has no GPU: only "
-                f"{torch.cuda.device_count()} are visible; lower --nproc-per-node"
+                f"{torch.cuda.device_count()} are visible; start fewer processes per machine"
             )
         torch.cuda.set_device(local_rank)
         backend = "nccl"
@@ -152,6 +153,10 @@ def leave_world(world: World, *, finished: bool) -> None:
     here: one that tears down its connections while another is still reading the last
     message makes that other one abort."""
     if world.distributed and dist.is_initialized():
+        # DistributedDataParallel's hooks keep the finished run's wrapper in reference cycles,
+        # and with it the process group's worker threads; left to the interpreter's teardown,
+        # they are destroyed after the threads' runtime is gone and abort the process.
+        gc.collect()
         if finished:
             dist.barrier()
         dist.destroy_process_group()
