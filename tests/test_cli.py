@@ -277,7 +277,7 @@ def test_ctrl_c_saves_and_resume_finishes_the_run(
         process.kill()
     last_line = rest.strip().splitlines()[-1]
     assert last_line.startswith("charnn: stopped by SIGINT at step ")
-    assert last_line.endswith(f"continue with: charnn train --resume --out-dir {tmp_path / 'run'}")
+    assert last_line.endswith(f"continue with --resume --out-dir {tmp_path / 'run'}")
     stopped_at = load_checkpoint(tmp_path / "run" / "last.pt").step
     assert stopped_at >= 20
     resumed = invoke(

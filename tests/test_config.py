@@ -180,7 +180,7 @@ def test_a_run_needs_some_limit() -> None:
 
 @pytest.mark.parametrize("override", ["no_equals_sign", "=3"])
 def test_malformed_overrides(override: str) -> None:
-    with pytest.raises(ConfigError, match="--set expects KEY=VALUE"):
+    with pytest.raises(ConfigError, match="overrides expects KEY=VALUE"):
         load_config(overrides=[override])
 
 

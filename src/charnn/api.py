@@ -19,10 +19,14 @@ import torch
 
 from charnn.artifacts.checkpoint import Checkpoint, checkpoint_path, load_checkpoint
 from charnn.data.vocab import CharVocab
-from charnn.inference.evaluator import EvalResult, TextFileOptions, evaluate, evaluate_checkpoint
-from charnn.inference.sampler import SamplingOptions, generate
+from charnn.inference.evaluator import EvalResult, evaluate, evaluate_checkpoint
+from charnn.inference.options import EvalOptions, SamplingOptions
+from charnn.inference.sampler import generate
 from charnn.model.network import CharRNN
 from charnn.platform.device import resolve_device
+
+SAMPLING, SCORING = SamplingOptions(), EvalOptions()
+"""The defaults of the options, read by the signatures below."""
 
 
 @dataclass
@@ -47,51 +51,52 @@ class Model:
         self,
         prime: str = "",
         *,
-        length: int = 200,
-        temperature: float = 0.8,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        seed: int = 0,
-        num_samples: int = 1,
-        unknown_chars: str = "error",
-        replace_with: str = " ",
+        length: int = SAMPLING.length,
+        temperature: float = SAMPLING.temperature,
+        top_k: int = SAMPLING.top_k,
+        top_p: float = SAMPLING.top_p,
+        seed: int | None = SAMPLING.seed,
+        num_samples: int = SAMPLING.num_samples,
+        unknown_chars: str = SAMPLING.unknown_chars,
+        replace_with: str = SAMPLING.replace_with,
     ) -> tuple[str, Iterator[list[str]]]:
         """(the prime as read, the text as it is made: one list per step, one str per sample).
 
         Characters of `prime` the model never saw are refused, dropped or replaced as
-        `unknown_chars` says (`error`, `drop`, `replace` with `replace_with`).
+        `unknown_chars` says (`error`, `drop`, `replace` with `replace_with`). The options and
+        their defaults are `charnn.inference.options.SamplingOptions`.
         """
-        options = SamplingOptions(temperature=temperature, top_k=top_k, top_p=top_p)
+        options = SamplingOptions(
+            length=length,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+            num_samples=num_samples,
+            unknown_chars=unknown_chars,
+            replace_with=replace_with,
+        )
         prime = self.vocab.fit(
             prime, policy=unknown_chars, replacement=replace_with, what="the prime text"
         )
-        steps = generate(
-            self.module,
-            self.vocab,
-            prime=prime,
-            length=length,
-            num_samples=num_samples,
-            options=options,
-            seed=seed,
-        )
-        return prime, steps
+        return prime, generate(self.module, self.vocab, options, prime=prime)
 
     def generate(
         self,
         prime: str = "",
         *,
-        length: int = 200,
-        temperature: float = 0.8,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        seed: int = 0,
-        unknown_chars: str = "error",
-        replace_with: str = " ",
+        length: int = SAMPLING.length,
+        temperature: float = SAMPLING.temperature,
+        top_k: int = SAMPLING.top_k,
+        top_p: float = SAMPLING.top_p,
+        seed: int | None = SAMPLING.seed,
+        unknown_chars: str = SAMPLING.unknown_chars,
+        replace_with: str = SAMPLING.replace_with,
     ) -> str:
         """`length` new characters after `prime`, returned with the prime in front.
 
-        The same seed gives the same text. temperature 0 always takes the most likely
-        character; top_k and top_p restrict the draw to the likeliest characters.
+        The same seed gives the same text (None: a fresh one). temperature 0 always takes the
+        most likely character; top_k and top_p restrict the draw to the likeliest characters.
         """
         prime, steps = self.stream(
             prime,
@@ -109,39 +114,45 @@ class Model:
         self,
         text: str,
         *,
-        window: int | None = None,
-        unknown_chars: str = "error",
-        replace_with: str = " ",
+        window: int | None = SCORING.window,
+        unknown_chars: str = SCORING.unknown_chars,
+        replace_with: str = SCORING.replace_with,
     ) -> EvalResult:
         """How well the model predicts `text`: `.loss` (nats/char), `.bits_per_char`,
         `.perplexity`; the state is carried through the text, or reset every `window` chars."""
+        options = EvalOptions(window=window, unknown_chars=unknown_chars, replace_with=replace_with)
         text = self.vocab.fit(text, policy=unknown_chars, replacement=replace_with, what="the text")
-        return evaluate(self.module, self.vocab.encode(text, what="the text"), window=window)
+        return evaluate(
+            self.module, self.vocab.encode(text, what="the text"), window=options.window
+        )
 
-    def score_split(self, split: str = "val", *, window: int | None = None) -> EvalResult:
+    def score_split(
+        self, split: str = SCORING.split, *, window: int | None = SCORING.window
+    ) -> EvalResult:
         """Score the part of the run's own corpus it held out (`val` or `test`)."""
-        return evaluate_checkpoint(self.checkpoint, model=self.module, split=split, window=window)
+        options = EvalOptions(split=split, window=window)
+        return evaluate_checkpoint(self.checkpoint, options, model=self.module)
 
     def score_file(
         self,
         path: str | Path,
         *,
-        encoding: str = "utf-8",
-        errors: str = "strict",
-        unknown_chars: str = "error",
-        replace_with: str = " ",
-        window: int | None = None,
+        encoding: str = SCORING.encoding,
+        errors: str = SCORING.errors,
+        unknown_chars: str = SCORING.unknown_chars,
+        replace_with: str = SCORING.replace_with,
+        window: int | None = SCORING.window,
     ) -> EvalResult:
         """Score a text file (read as `encoding`; bad bytes handled as `errors` says)."""
-        options = TextFileOptions(
-            encoding=encoding, errors=errors, unknown_chars=unknown_chars, replacement=replace_with
+        options = EvalOptions(
+            encoding=encoding,
+            errors=errors,
+            unknown_chars=unknown_chars,
+            replace_with=replace_with,
+            window=window,
         )
         return evaluate_checkpoint(
-            self.checkpoint,
-            model=self.module,
-            text_file=Path(path),
-            text_options=options,
-            window=window,
+            self.checkpoint, options, text_file=Path(path), model=self.module
         )
 
 

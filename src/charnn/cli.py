@@ -16,11 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from charnn.errors import CharnnError
+from charnn.errors import CharnnError, python_spelling
+from charnn.inference.options import EvalOptions, SamplingOptions
 from charnn.version import __version__
 
 app = typer.Typer(
@@ -83,7 +84,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except CharnnError as error:
-        typer.echo(f"charnn: {error.label}{error}", err=True)
+        typer.echo(f"charnn: {error.label}{error.render(_flag_spelling)}", err=True)
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
         typer.echo("charnn: interrupted", err=True)
@@ -94,6 +95,45 @@ def _user_errors() -> Iterator[None]:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise typer.Exit(0) from None
+
+
+CONFIG_FLAGS = {"data.path": "--data", "out_dir": "--out-dir", "device": "--device"}
+"""The config keys with a flag of their own (train, config show); the rest take --set."""
+
+SAMPLING, SCORING = SamplingOptions(), EvalOptions()
+"""The options' defaults, which the sample and eval flags take (declared once, in
+charnn.inference.options)."""
+
+
+def _option_flags() -> dict[str, str]:
+    """Each command parameter's name and its flag (`top_k`: `--top-k`), read from the app."""
+    flags: dict[str, str] = {}
+
+    def collect(command: Any) -> None:  # a click command, as typer builds it
+        for parameter in command.params:
+            if parameter.param_type_name == "option" and parameter.name:
+                flags.setdefault(parameter.name, max(parameter.opts, key=len))
+        for child in getattr(command, "commands", {}).values():
+            collect(child)
+
+    collect(typer.main.get_command(app))
+    return flags
+
+
+def _flag_spelling(name: str, value: str | None) -> str:
+    """How a parameter or config key named in a library message is given on this command line."""
+    flag = CONFIG_FLAGS.get(name) or _option_flags().get(name)
+    if flag is None:
+        if "." in name:  # a config key without a flag of its own
+            return name if value is None else f"--set {name}={value}"
+        return python_spelling(name, value)
+    return flag if value is None or value == "True" else f"{flag} {value}"
+
+
+def _flag_overrides(**values: object) -> list[str]:
+    """`--set` overrides for the config keys given by their own flags (see CONFIG_FLAGS)."""
+    keys = {flag.removeprefix("--").replace("-", "_"): key for key, flag in CONFIG_FLAGS.items()}
+    return [f"{keys[name]}={value}" for name, value in values.items() if value is not None]
 
 
 DeviceOption = Annotated[
@@ -182,10 +222,10 @@ def train(
 
         if resume and overwrite:
             raise CharnnError("--resume continues a run and --overwrite starts it over; pick one")
-        all_overrides = list(overrides or [])
-        all_overrides += [f"data.path={data}"] if data is not None else []
-        all_overrides += [f"out_dir={out_dir}"] if out_dir is not None else []
-        all_overrides += [f"device={device}"] if device is not None else []
+        all_overrides = [
+            *(overrides or []),
+            *_flag_overrides(data=data, out_dir=out_dir, device=device),
+        ]
         if resume:
             run_config, checkpoint = trainer.resume_config(config, all_overrides)
         else:
@@ -221,23 +261,23 @@ def sample(
     ] = "",
     length: Annotated[
         int, typer.Option("--length", help="Characters to generate after the prime.")
-    ] = 500,
+    ] = SAMPLING.length,
     temperature: Annotated[
         float,
         typer.Option(
             "--temperature", help="Below 1: safer, above 1: wilder; 0: always the most likely."
         ),
-    ] = 0.8,
+    ] = SAMPLING.temperature,
     top_k: Annotated[
         int, typer.Option("--top-k", help="Draw only from the K most likely characters (0: off).")
-    ] = 0,
+    ] = SAMPLING.top_k,
     top_p: Annotated[
         float,
         typer.Option(
             "--top-p",
             help="Draw only from the most likely characters holding P of the probability (1: off).",
         ),
-    ] = 1.0,
+    ] = SAMPLING.top_p,
     seed: Annotated[
         int | None,
         typer.Option(
@@ -245,12 +285,12 @@ def sample(
             help="Random seed; the same seed gives the same text. Default: random, printed.",
             show_default=False,
         ),
-    ] = None,
+    ] = SAMPLING.seed,
     num_samples: Annotated[
         int, typer.Option("--num-samples", help="How many samples to generate (in one batch).")
-    ] = 1,
-    unknown_chars: UnknownCharsOption = "error",
-    replace_with: ReplaceWithOption = " ",
+    ] = SAMPLING.num_samples,
+    unknown_chars: UnknownCharsOption = SAMPLING.unknown_chars,
+    replace_with: ReplaceWithOption = SAMPLING.replace_with,
     device: DeviceOption = None,
 ) -> None:
     """Generate text from a trained model, streaming it to stdout as it is made."""
@@ -318,7 +358,7 @@ def eval_(
         typer.Option(
             "--split", help="Which held-out part of the run's corpus to score: val or test."
         ),
-    ] = "val",
+    ] = SCORING.split,
     text_file: Annotated[
         Path | None,
         typer.Option(
@@ -327,7 +367,7 @@ def eval_(
     ] = None,
     encoding: Annotated[
         str, typer.Option("--encoding", help="The encoding of --text-file, e.g. latin-1.")
-    ] = "utf-8",
+    ] = SCORING.encoding,
     errors: Annotated[
         str,
         typer.Option(
@@ -335,9 +375,9 @@ def eval_(
             help="Bytes of --text-file not valid in its encoding: strict (stop), replace "
             "(with U+FFFD) or ignore (drop them).",
         ),
-    ] = "strict",
-    unknown_chars: UnknownCharsOption = "error",
-    replace_with: ReplaceWithOption = " ",
+    ] = SCORING.errors,
+    unknown_chars: UnknownCharsOption = SCORING.unknown_chars,
+    replace_with: ReplaceWithOption = SCORING.replace_with,
     window: Annotated[
         int | None,
         typer.Option(
@@ -346,7 +386,7 @@ def eval_(
             "model with a context of N is scored). Default: the state is carried throughout.",
             show_default=False,
         ),
-    ] = None,
+    ] = SCORING.window,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of a table.")
     ] = False,
@@ -512,12 +552,13 @@ def config_show(
         from charnn.config import config_sources, config_to_yaml, load_config
 
         sets = list(overrides or [])
-        flags = [f"data.path={data}"] if data is not None else []
-        flags += [f"out_dir={out_dir}"] if out_dir is not None else []
-        flags += [f"device={device}"] if device is not None else []
+        flags = _flag_overrides(data=data, out_dir=out_dir, device=device)
         text = config_to_yaml(load_config(config, sets + flags))
         if sources:
-            origin = config_sources(config, sets)
+            origin = {
+                key: "--set" if source == "override" else source
+                for key, source in config_sources(config, sets).items()
+            }
             origin.update({flag.partition("=")[0]: "flag" for flag in flags})
             text = _annotate(text, origin)
         typer.echo(text.rstrip("\n"))

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from charnn.errors import ConfigError
+from charnn.errors import key as named
 
 CELLS = ("lstm", "gru", "rnn")
 SCHEDULES = ("cosine", "constant")
@@ -300,9 +301,7 @@ def _unknown_key_message(dotted: str) -> str:
         [familiar] if familiar else difflib.get_close_matches(dotted, known_keys(), n=1, cutoff=0.6)
     )
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return (
-        f"unknown config key {dotted!r}{hint}; `charnn train --help` and the README list the keys"
-    )
+    return f"unknown config key {dotted!r}{hint}; docs/configuration.md lists the keys"
 
 
 _NONE_WORDS = frozenset({"null", "none", "~"})
@@ -405,7 +404,8 @@ def apply_overrides(tree: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
         key = key.strip()
         if not sep or not key:
             raise ConfigError(
-                f"--set expects KEY=VALUE such as model.hidden_size=512; got {override!r}"
+                f"{named('overrides')} expects KEY=VALUE such as model.hidden_size=512; "
+                f"got {override!r}"
             )
         node = merged
         *sections, leaf = key.split(".")
@@ -458,13 +458,13 @@ def load_config(
 
 
 def config_sources(config_file: Path | None, overrides: Sequence[str] = ()) -> dict[str, str]:
-    """Where each dotted key's value comes from: `default`, `file` or `--set` (the last one
+    """Where each dotted key's value comes from: `default`, `file` or `override` (the last one
     that sets it, following the precedence of `load_config`)."""
     sources = dict.fromkeys(_flatten(config_to_dict(RunConfig())), "default")
     if config_file is not None:
         sources.update(dict.fromkeys(_flatten(read_yaml(config_file)), "file"))
     for override in overrides:
-        sources[override.partition("=")[0].strip()] = "--set"
+        sources[override.partition("=")[0].strip()] = "override"
     return sources
 
 

@@ -63,7 +63,7 @@ def test_a_killed_holder_does_not_keep_the_folder_locked(
 
 def test_a_folder_that_cannot_be_created(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    unusable = r"cannot use run directory .*choose another --out-dir"
+    unusable = r"cannot use run directory .*choose another out_dir"
     with pytest.raises(CheckpointError, match=unusable), training_lock(tmp_path / "file" / "run"):
         pass
 
@@ -71,7 +71,7 @@ def test_a_folder_that_cannot_be_created(tmp_path: Path) -> None:
 def test_start_run_refuses_to_clobber_and_clears_on_overwrite(tmp_path: Path) -> None:
     for name in RUN_FILES:
         (tmp_path / name).write_text("old")
-    with pytest.raises(CheckpointError, match="already holds a run; continue it with --resume"):
+    with pytest.raises(CheckpointError, match="already holds a run; continue it with resume"):
         start_run(tmp_path, resuming=False, overwrite=False)
     start_run(tmp_path, resuming=True, overwrite=False)
     assert all((tmp_path / name).exists() for name in RUN_FILES)

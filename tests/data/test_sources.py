@@ -192,9 +192,7 @@ def test_offline_error_names_data_path(tmp_path: Path, monkeypatch: pytest.Monke
         RemoteCorpus("ts.txt", "http://127.0.0.1:9/x", PAYLOAD_SHA),
     )
     monkeypatch.setattr(corpus_module, "download", _no_retry_download)
-    with pytest.raises(
-        DataError, match=r"could not download tinyshakespeare.*--data PATH \(data.path\)"
-    ):
+    with pytest.raises(DataError, match=r"could not download tinyshakespeare.*data\.path=PATH"):
         load_corpus(DataConfig(source="tinyshakespeare"))
 
 

@@ -229,7 +229,7 @@ def test_ranks_whose_clocks_disagree_finish_together(
 # The eager backend (no C++ compiler, seconds), recording each graph TorchDynamo hands it.
 RECORDING_BACKEND = """
 import os, sys
-import charnn.platform.device
+import charnn.platform.compile
 def recording_backend(graph, example_inputs):
     print(f"rank {os.environ['RANK']} compiled a graph of {len(graph.graph.nodes)} nodes",
           file=sys.stderr, flush=True)

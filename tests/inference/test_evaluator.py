@@ -12,6 +12,7 @@ from charnn.artifacts.checkpoint import load_checkpoint
 from charnn.config import ModelConfig
 from charnn.errors import CharnnError, DataError
 from charnn.inference.evaluator import EvalResult, evaluate, evaluate_checkpoint
+from charnn.inference.options import EvalOptions
 from charnn.model.network import CharRNN
 
 from ..conftest import PATTERNED_TEXT
@@ -57,8 +58,8 @@ def test_windowed_loss_equals_independent_windows_scored_one_by_one(
     carried = evaluate(model, ids)
     if window >= 299:  # one window holding the whole text is the carried-state score
         assert result.loss == pytest.approx(carried.loss, rel=1e-5)
-    with pytest.raises(CharnnError, match="--window must be >= 1"):
-        evaluate(model, ids, window=0)
+    with pytest.raises(CharnnError, match="window must be >= 1"):
+        EvalOptions(window=0)
 
 
 def test_units() -> None:
@@ -78,9 +79,9 @@ def test_a_text_of_one_character_cannot_be_scored() -> None:
 def test_checkpoint_splits_and_text_files(trained_run: Path, tmp_path: Path) -> None:
     checkpoint = load_checkpoint(trained_run / "best.pt")
     cpu = torch.device("cpu")
-    val = evaluate_checkpoint(checkpoint, device=cpu, split="val")
+    val = evaluate_checkpoint(checkpoint, EvalOptions(split="val"), device=cpu)
     assert val.loss == pytest.approx(checkpoint.val_loss, rel=1e-6)  # what training recorded
-    test = evaluate_checkpoint(checkpoint, device=cpu, split="test")
+    test = evaluate_checkpoint(checkpoint, EvalOptions(split="test"), device=cpu)
     assert test.chars == int(len(PATTERNED_TEXT) * 0.1) - 1
     text_file = tmp_path / "other.txt"
     text_file.write_text("to be or not to be, that is the question.\n" * 3, encoding="utf-8")
@@ -100,13 +101,13 @@ def test_unknown_characters_in_an_eval_text_are_named(trained_run: Path, tmp_pat
 def test_split_errors(trained_run: Path) -> None:
     checkpoint = load_checkpoint(trained_run / "best.pt")
     with pytest.raises(CharnnError, match="unknown split 'train'"):
-        evaluate_checkpoint(checkpoint, device=torch.device("cpu"), split="train")
+        evaluate_checkpoint(checkpoint, EvalOptions(split="train"), device=torch.device("cpu"))
     data = dataclasses.replace(checkpoint.config.data, test_fraction=0.0)
     no_test = dataclasses.replace(
         checkpoint, config=dataclasses.replace(checkpoint.config, data=data)
     )
     with pytest.raises(CharnnError, match="this run has no test split"):
-        evaluate_checkpoint(no_test, device=torch.device("cpu"), split="test")
+        evaluate_checkpoint(no_test, EvalOptions(split="test"), device=torch.device("cpu"))
 
 
 def test_a_changed_corpus_is_detected(trained_run: Path) -> None:
@@ -131,6 +132,6 @@ def test_a_moved_corpus_points_at_text_file(trained_run: Path, tmp_path: Path) -
     )
     with pytest.raises(
         DataError,
-        match=r"moved.txt does not exist; check the path \(or score any text with --text-file",
+        match=r"moved.txt does not exist; check the path \(or score any text with text_file=PATH",
     ):
         evaluate_checkpoint(moved, device=torch.device("cpu"))

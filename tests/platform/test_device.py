@@ -27,7 +27,7 @@ def test_auto_prefers_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("spec", ["cuda", "cuda:0", "cuda:3"])
 def test_cuda_without_cuda_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, spec: str) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(DeviceError, match=f"device '{spec}' was asked for.*use --device cpu"):
+    with pytest.raises(DeviceError, match=f"device '{spec}' was asked for.*use device=cpu"):
         resolve_device(spec)
 
 

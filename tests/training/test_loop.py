@@ -209,7 +209,7 @@ def test_resume_refuses_a_changed_corpus(tiny_config: RunConfig, corpus_file: Pa
 def test_a_finished_run_is_not_overwritten_by_accident(tiny_config: RunConfig) -> None:
     train(tiny_config)
     before = load_checkpoint(Path(tiny_config.out_dir) / "last.pt")
-    with pytest.raises(CheckpointError, match="already holds a run; continue it with --resume"):
+    with pytest.raises(CheckpointError, match="already holds a run; continue it with resume"):
         train(tiny_config)
     assert (
         load_checkpoint(Path(tiny_config.out_dir) / "last.pt").model_state.keys()
@@ -313,7 +313,8 @@ def test_too_many_bad_steps_in_a_row_stop_the_run_keeping_the_last_good_checkpoi
     with pytest.raises(
         TrainingDiverged,
         match=r"not finite for 4 steps in a row \(up to step 18, train\.max_consecutive_skips=3\)"
-        r".*last good checkpoint is .*last\.pt \(step 10\).*--resume",
+        r".*last good checkpoint is .*last\.pt \(step 10\)"
+        r".*resume=True out_dir=.*train\.lr=<lower>",
     ) as caught:
         train(config_from_dict(tree))
     assert caught.value.exit_code == 3
@@ -381,7 +382,7 @@ def test_a_signal_saves_last_and_says_how_to_resume(
 ) -> None:
     interrupt_at(monkeypatch, 7)
     with pytest.raises(
-        TrainingInterrupted, match=r"stopped by SIGTERM at step 7.*--resume"
+        TrainingInterrupted, match=r"stopped by SIGTERM at step 7.*resume=True out_dir="
     ) as caught:
         train(tiny_config)
     assert caught.value.exit_code == 128 + signal.SIGTERM

@@ -30,6 +30,6 @@ def test_the_interruption_says_how_to_resume() -> None:
     assert error.exit_code == 130
     assert str(error) == (
         "stopped by SIGINT at step 12; saved runs/x/last.pt; "
-        "continue with: charnn train --resume --out-dir runs/x"
+        "continue with resume=True out_dir=runs/x"
     )
     assert interrupted(signal.SIGTERM, 1, Path("r/last.pt")).exit_code == 143

@@ -22,7 +22,7 @@ import torch
 
 from charnn.config import RunConfig, config_from_dict, config_to_dict
 from charnn.data.vocab import CharVocab
-from charnn.errors import CharnnError, CheckpointError, DataError
+from charnn.errors import CharnnError, CheckpointError, DataError, key
 from charnn.model.network import CharRNN
 from charnn.platform.atomic import atomic_write
 from charnn.platform.digest import content_sha256
@@ -136,7 +136,7 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         raise CheckpointError(
             f"could not write checkpoint {path}: {error.strerror or error}; "
             "the previous checkpoint, if any, is intact; "
-            "free disk space or choose another --out-dir"
+            f"free disk space or choose another {key('out_dir')}"
         ) from None
 
 
@@ -153,7 +153,7 @@ def checkpoint_path(run: Path, *, prefer: str = BEST_NAME) -> Path:
             return run / name
     raise CheckpointError(
         f"{run} holds no checkpoint ({BEST_NAME} or {LAST_NAME}); train into it with "
-        f"`charnn train --out-dir {run}` or give a checkpoint file"
+        f"{key('out_dir', run)} or give a checkpoint file"
     )
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from charnn.artifacts.checkpoint import BEST_NAME, LAST_NAME
-from charnn.errors import CheckpointError
+from charnn.errors import CheckpointError, key
 from charnn.platform.atomic import remove_stale_temporaries
 
 CONFIG_NAME = "config.yaml"
@@ -42,14 +42,14 @@ def training_lock(run_dir: Path) -> Iterator[None]:
     except OSError as error:
         raise CheckpointError(
             f"cannot use run directory {run_dir}: {error.strerror or error}; "
-            "choose another --out-dir"
+            f"choose another {key('out_dir')}"
         ) from None
     try:
         if not _try_lock(file):
             holder = _lock_holder(file)
             raise CheckpointError(
                 f"{run_dir} is in use by another charnn train ({holder}); wait for it to "
-                "finish or stop it, or train into another --out-dir"
+                f"finish or stop it, or train into another {key('out_dir')}"
             )
         file.seek(0)
         file.truncate()
@@ -73,8 +73,9 @@ def start_run(run_dir: Path, *, resuming: bool, overwrite: bool) -> None:
     if not resuming:
         if any((run_dir / name).exists() for name in (LAST_NAME, BEST_NAME)) and not overwrite:
             raise CheckpointError(
-                f"{run_dir} already holds a run; continue it with --resume, start over with "
-                "--overwrite (deletes its checkpoints), or choose another --out-dir"
+                f"{run_dir} already holds a run; continue it with {key('resume')}, start over "
+                f"with {key('overwrite')} (deletes its checkpoints), or choose another "
+                f"{key('out_dir')}"
             )
         # A new run starts clean (also after a run that died before its first checkpoint).
         for name in RUN_FILES:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from charnn.config import DataConfig
 from charnn.data.download import download
-from charnn.errors import DataError
+from charnn.errors import DataError, key
 from charnn.platform.digest import file_sha256
 
 DATA_DIR_ENV = "CHARNN_DATA_DIR"
@@ -70,14 +70,14 @@ def load_corpus(data: DataConfig) -> Corpus:
         return Corpus(text=read_text_file(path), name=data.source)
     raise DataError(
         f"unknown data.source {data.source!r}; use one of {', '.join(SOURCES)}, "
-        "or set data.path (--data PATH) to a text file"
+        f"or give a text file as {key('data.path', 'PATH')}"
     )
 
 
 TRAIN_DECODING_FIX = (
-    "if it is text in another encoding, set data.encoding (e.g. --set data.encoding=latin-1); "
-    "to replace the bad bytes with U+FFFD instead, set data.errors=replace; to train on the "
-    "raw bytes of any file, set data.tokenizer=bytes"
+    f"if it is text in another encoding, set data.encoding (e.g. {key('data.encoding', 'latin-1')}"
+    f"); to replace the bad bytes with U+FFFD instead, use {key('data.errors', 'replace')}; to "
+    f"train on the raw bytes of any file, use {key('data.tokenizer', 'bytes')}"
 )
 
 
@@ -136,7 +136,7 @@ def fetch_remote_corpus(name: str) -> Path:
     if path.is_file() and file_sha256(path) == corpus.sha256:
         return path
     fix = (
-        f"download it yourself and pass --data PATH (data.path), or put it at {path} "
+        f"download it yourself and give it as {key('data.path', 'PATH')}, or put it at {path} "
         f"(set {DATA_DIR_ENV} to use another folder)"
     )
     return download(corpus.url, path, sha256=corpus.sha256, what=name, fix=fix)

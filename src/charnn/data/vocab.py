@@ -18,14 +18,13 @@ from typing import Any
 
 import torch
 
-from charnn.errors import DataError
+from charnn.errors import DataError, key
 
 logger = logging.getLogger(__name__)
 
-UNKNOWN_CHAR_POLICIES = ("error", "drop", "replace")
-"""What to do with characters of a prime or scored text that the model never saw in training."""
 UNKNOWN_CHARS_FIX = (
-    "remove them, or pass --unknown-chars drop (or --unknown-chars replace, with --replace-with)"
+    f"remove them, or use {key('unknown_chars', 'drop')} (or {key('unknown_chars', 'replace')}, "
+    f"with {key('replace_with')})"
 )
 
 
@@ -105,11 +104,8 @@ class CharVocab:
     def fit(self, text: str, *, policy: str, replacement: str = " ", what: str) -> str:
         """`text` with the characters the model never saw handled by `policy`: `error` refuses
         them (naming them), `drop` removes them, `replace` puts `replacement` in their place."""
-        if policy not in UNKNOWN_CHAR_POLICIES:
-            raise DataError(
-                f"unknown policy {policy!r} for unseen characters; "
-                f"use one of {', '.join(UNKNOWN_CHAR_POLICIES)}"
-            )
+        if policy not in ("error", "drop", "replace"):  # the options checked it for the user
+            raise ValueError(f"unknown policy {policy!r} for unseen characters")
         unknown = self.unknown_chars(text)
         if not unknown:
             return text
@@ -118,7 +114,7 @@ class CharVocab:
         if policy == "replace" and (len(replacement) != 1 or replacement not in self):
             raise DataError(
                 f"the replacement {replacement!r} is not one character the model knows; "
-                f"choose one of its characters with --replace-with, e.g. {self.chars[-1]!r}"
+                f"choose one of its characters with {key('replace_with')}, e.g. {self.chars[-1]!r}"
             )
         substitute = replacement if policy == "replace" else ""
         missing = set(unknown)

@@ -24,14 +24,12 @@ import torch.nn.functional as F
 
 from charnn.artifacts.checkpoint import Checkpoint
 from charnn.artifacts.metrics import bits_per_char, perplexity
-from charnn.config import DECODE_ERRORS, is_known_encoding, unknown_encoding
 from charnn.data.corpus import prepare_corpus, split_ids
 from charnn.data.sources import read_file_bytes, read_text_file
 from charnn.data.vocab import ByteVocab
-from charnn.errors import CharnnError, DataError
+from charnn.errors import CharnnError, DataError, key
+from charnn.inference.options import EvalOptions
 from charnn.model.network import CharRNN
-
-EVAL_SPLITS = ("val", "test")
 
 
 @dataclass(frozen=True)
@@ -80,8 +78,6 @@ def evaluate(
     or, with `window`, independent windows of that many characters from a fresh state."""
     if len(ids) < 2:
         raise DataError("a text needs at least 2 characters to be scored")
-    if window is not None and window < 1:
-        raise CharnnError(f"--window must be >= 1 character; got {window}")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -130,54 +126,35 @@ def _batches(
         yield ids[start:scored].unsqueeze(0), ids[start + 1 :].unsqueeze(0)
 
 
-@dataclass(frozen=True, kw_only=True)
-class TextFileOptions:
-    """How `charnn eval --text-file` reads a file: its encoding, and what to do with bytes that
-    are not valid in it and with characters the model never saw."""
-
-    encoding: str = "utf-8"
-    errors: str = "strict"
-    unknown_chars: str = "error"
-    replacement: str = " "
-
-
 EVAL_DECODING_FIX = (
-    "if it is text in another encoding, pass --encoding (e.g. --encoding latin-1); "
-    "to replace the bad bytes with U+FFFD instead, pass --errors replace"
+    f"if it is text in another encoding, use {key('encoding')} "
+    f"(e.g. {key('encoding', 'latin-1')}); "
+    f"to replace the bad bytes with U+FFFD instead, use {key('errors', 'replace')}"
 )
 
 
 def evaluate_checkpoint(
     checkpoint: Checkpoint,
+    options: EvalOptions | None = None,
     *,
-    device: torch.device | None = None,
-    model: CharRNN | None = None,
-    split: str = "val",
     text_file: Path | None = None,
-    text_options: TextFileOptions | None = None,
-    window: int | None = None,
+    model: CharRNN | None = None,
+    device: torch.device | None = None,
 ) -> EvalResult:
-    """Score a checkpoint on its run's own split, or on any text file; state carried through
-    the whole text, or in independent windows of `window` characters. `model` is the
-    checkpoint's model when already built (else it is built on `device`)."""
+    """Score a checkpoint on its run's own split (`options.split`), or on any text file; state
+    carried through the whole text, or in independent windows of `options.window` characters.
+    `model` is the checkpoint's model when already built (else it is built on `device`)."""
+    options = options or EvalOptions()
     if model is None:
         model = checkpoint.build_model(device or "cpu")
     if text_file is not None:
-        ids = _text_file_ids(checkpoint, text_file, text_options)
+        ids = _text_file_ids(checkpoint, text_file, options)
     else:
-        ids = _split_ids(checkpoint, split)
-    return evaluate(model, ids, window=window)
+        ids = _split_ids(checkpoint, options.split)
+    return evaluate(model, ids, window=options.window)
 
 
-def _text_file_ids(
-    checkpoint: Checkpoint, path: Path, options: TextFileOptions | None
-) -> torch.Tensor:
-    options = options or TextFileOptions()
-    if not is_known_encoding(options.encoding):
-        raise DataError(unknown_encoding(options.encoding, "--encoding"))
-    if options.errors not in DECODE_ERRORS:
-        allowed = ", ".join(DECODE_ERRORS)
-        raise DataError(f"--errors must be one of {allowed}; got {options.errors!r}")
+def _text_file_ids(checkpoint: Checkpoint, path: Path, options: EvalOptions) -> torch.Tensor:
     what = f"text file {path}"
     if isinstance(checkpoint.vocab, ByteVocab):  # a bytes model reads any file as it is
         return ByteVocab.encode_bytes(read_file_bytes(path, what=what))
@@ -185,30 +162,30 @@ def _text_file_ids(
         path, encoding=options.encoding, errors=options.errors, decoding_fix=EVAL_DECODING_FIX
     )
     text = checkpoint.vocab.fit(
-        text, policy=options.unknown_chars, replacement=options.replacement, what=what
+        text, policy=options.unknown_chars, replacement=options.replace_with, what=what
     )
     return checkpoint.vocab.encode(text, what=what)
 
 
 def _split_ids(checkpoint: Checkpoint, split: str) -> torch.Tensor:
-    if split not in EVAL_SPLITS:
-        raise CharnnError(f"unknown split {split!r}; use one of {', '.join(EVAL_SPLITS)}")
     data = checkpoint.config.data
     if split == "test" and data.test_fraction == 0:
         raise CharnnError(
             "this run has no test split (data.test_fraction is 0); score the val split, "
-            "give --text-file PATH, or train with --set data.test_fraction=0.05"
+            f"give {key('text_file', 'PATH')}, or train with {key('data.test_fraction', 0.05)}"
         )
     try:
         corpus = prepare_corpus(data)
     except DataError as error:
-        raise DataError(f"{error} (or score any text with --text-file PATH)") from None
+        raise DataError(
+            f"{error.marked} (or score any text with {key('text_file', 'PATH')})"
+        ) from None
     splits = split_ids(corpus.ids, val_fraction=data.val_fraction, test_fraction=data.test_fraction)
     checkpoint.check_corpus(
         corpus.name,
         corpus.sha256,
         corpus.vocab,
         fix=f"its {split} split is not the one the run held out; "
-        "score a file with --text-file PATH instead",
+        f"score a file with {key('text_file', 'PATH')} instead",
     )
     return splits.val if split == "val" else splits.test

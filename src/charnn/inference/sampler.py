@@ -7,36 +7,17 @@ they go (the CLI streams them to stdout).
 
 from __future__ import annotations
 
+import dataclasses
+import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from charnn.data.vocab import UNKNOWN_CHARS_FIX, CharVocab
-from charnn.errors import CharnnError
+from charnn.inference.options import SamplingOptions
 from charnn.inference.stepper import Stepper
 from charnn.model.network import CharRNN, Hidden
-
-
-@dataclass(frozen=True, kw_only=True)
-class SamplingOptions:
-    temperature: float = 1.0
-    """Divides the logits: below 1 is more conservative, above 1 more adventurous; 0 is greedy."""
-    top_k: int = 0
-    """Draw only from the k most likely characters; 0 turns it off."""
-    top_p: float = 1.0
-    """Draw only from the smallest set of characters whose probability reaches p (nucleus)."""
-
-    def __post_init__(self) -> None:
-        if not self.temperature >= 0:  # also rejects NaN
-            raise CharnnError(
-                f"--temperature must be >= 0 (0 = greedy, 1 = the model's own distribution); "
-                f"got {self.temperature}"
-            )
-        if self.top_k < 0:
-            raise CharnnError(f"--top-k must be >= 0 (0 = off); got {self.top_k}")
-        if not 0 < self.top_p <= 1:
-            raise CharnnError(f"--top-p must be in (0, 1] (1 = off); got {self.top_p}")
 
 
 def filter_logits(logits: torch.Tensor, *, top_k: int, top_p: float) -> torch.Tensor:
@@ -175,41 +156,31 @@ DECODE_BLOCK_STEPS = 32
 def generate(
     model: CharRNN,
     vocab: CharVocab,
+    options: SamplingOptions | None = None,
     *,
     prime: str = "",
-    length: int,
-    num_samples: int = 1,
-    options: SamplingOptions | None = None,
-    seed: int = 0,
+    **overrides: Any,
 ) -> Iterator[list[str]]:
-    """Yield `length` steps; each step is a list with the next text of every sample.
+    """Yield `options.length` steps; each step is a list with the next text of every sample.
 
+    `overrides` replace fields of `options` (`length=50, seed=3`), checked as the options are.
     A step is one symbol: a character, or with the bytes tokenizer one byte, whose text is ""
     until it completes a UTF-8 character (one last step may then flush an unfinished one as
     U+FFFD). The prime is read first (it is not yielded); with no prime, generation starts as
     if after a line break, or after the vocabulary's first character when it has none.
     Arguments are checked here, before the first character is asked for.
     """
-    if length < 0:
-        raise CharnnError(f"--length must be >= 0; got {length}")
-    if num_samples < 1:
-        raise CharnnError(f"--num-samples must be >= 1; got {num_samples}")
+    options = dataclasses.replace(options or SamplingOptions(), **overrides)
     start = prime or vocab.start_symbol
     prime_ids = vocab.encode(start, what="the prime text", fix=UNKNOWN_CHARS_FIX)
-    return _generate(
-        model, vocab, prime_ids, length, num_samples, options or SamplingOptions(), seed
-    )
+    seed = options.seed if options.seed is not None else random.randrange(2**31)
+    return _generate(model, vocab, prime_ids, options, seed)
 
 
 def _generate(
-    model: CharRNN,
-    vocab: CharVocab,
-    prime_ids: torch.Tensor,
-    length: int,
-    num_samples: int,
-    options: SamplingOptions,
-    seed: int,
+    model: CharRNN, vocab: CharVocab, prime_ids: torch.Tensor, options: SamplingOptions, seed: int
 ) -> Iterator[list[str]]:
+    length, num_samples = options.length, options.num_samples
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
     model.eval()
@@ -243,12 +214,11 @@ def _generate(
 def sample_text(
     model: CharRNN,
     vocab: CharVocab,
+    options: SamplingOptions | None = None,
     *,
     prime: str = "",
-    length: int,
-    options: SamplingOptions | None = None,
-    seed: int = 0,
+    **overrides: Any,
 ) -> str:
     """One sample as a string, prime included."""
-    steps = generate(model, vocab, prime=prime, length=length, options=options, seed=seed)
+    steps = generate(model, vocab, options, prime=prime, **overrides)
     return prime + "".join(chars[0] for chars in steps)

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from charnn.errors import DeviceError
+from charnn.errors import DeviceError, key
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ def resolve_device(spec: str) -> torch.device:
         if not torch.cuda.is_available():
             raise DeviceError(
                 f"device {spec!r} was asked for, but this machine has no usable CUDA GPU "
-                "(or this torch build has no CUDA); use --device cpu or --device auto"
+                f"(or this torch build has no CUDA); use {key('device', 'cpu')} or "
+                f"{key('device', 'auto')}"
             )
         device = torch.device(spec)
         if device.index is not None and device.index >= torch.cuda.device_count():
@@ -41,7 +42,9 @@ def resolve_device(spec: str) -> torch.device:
             )
         return device
     if spec == "mps" and not torch.backends.mps.is_available():
-        raise DeviceError("device 'mps' was asked for, but MPS is not available; use --device cpu")
+        raise DeviceError(
+            f"device 'mps' was asked for, but MPS is not available; use {key('device', 'cpu')}"
+        )
     return torch.device(spec)
 
 

@@ -43,7 +43,7 @@ from charnn.config import (
 )
 from charnn.data.corpus import PreparedCorpus, prepare_corpus, split_ids
 from charnn.data.streams import TrainStreams
-from charnn.errors import CheckpointError, ConfigError, TrainingDiverged
+from charnn.errors import CheckpointError, ConfigError, TrainingDiverged, key
 from charnn.inference.evaluator import evaluate
 from charnn.model.cells import map_hidden
 from charnn.model.network import (
@@ -178,22 +178,22 @@ def resume_config(config_file: Path | None, overrides: list[str]) -> tuple[RunCo
     if not last.is_file():
         raise CheckpointError(
             f"nothing to resume in {run_dir}: it has no {LAST_NAME}; "
-            "check --out-dir, or train without --resume to start a run"
+            f"check {key('out_dir')}, or train without {key('resume')} to start a run"
         )
     checkpoint = load_checkpoint(last)
     config = load_config(config_file, overrides, base=config_to_dict(checkpoint.config))
     changes = changed_keys(checkpoint.config, config)
-    frozen = sorted(key for key in changes if key.startswith(FROZEN_ON_RESUME))
+    frozen = sorted(name for name in changes if name.startswith(FROZEN_ON_RESUME))
     if frozen:
-        key = frozen[0]
-        old, new = changes[key]
+        old, new = changes[frozen[0]]
         raise ConfigError(
-            f"cannot resume with {key} changed ({old!r} -> {new!r}): a run's data, model and "
-            "batch layout are fixed; drop that change, or start a new run in another --out-dir"
+            f"cannot resume with {frozen[0]} changed ({old!r} -> {new!r}): a run's data, model "
+            "and batch layout are fixed; drop that change, or start a new run in another "
+            f"{key('out_dir')}"
         )
-    for key, (old, new) in sorted(changes.items()):
-        if key != "out_dir":
-            logger.info("resuming with %s changed: %r -> %r", key, old, new)
+    for name, (old, new) in sorted(changes.items()):
+        if name != "out_dir":
+            logger.info("resuming with %s changed: %r -> %r", name, old, new)
     return config, checkpoint
 
 
@@ -244,7 +244,7 @@ def _train_in(
             corpus.sha256,
             corpus.vocab,
             fix="resuming would train on other text; restore the file, "
-            "or start a new run in another --out-dir",
+            f"or start a new run in another {key('out_dir')}",
         )
     streams = TrainStreams(
         splits.train, batch_size=config.train.batch_size, seq_len=config.train.seq_len
@@ -449,7 +449,7 @@ class _Run:
             kept = (
                 f"the last good checkpoint is {self.run_dir / LAST_NAME} "
                 f"(step {self.last_saved_step}); to continue from it, "
-                f"charnn train --resume --out-dir {out_dir} --set train.lr=<lower>"
+                f"{key('resume', True)} {key('out_dir', out_dir)} {key('train.lr', '<lower>')}"
             )
         return TrainingDiverged(
             f"training diverged: {what}; stopped without saving, {kept}; "

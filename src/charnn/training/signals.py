@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from charnn.config import RunConfig
-from charnn.errors import CharnnError, TrainingInterrupted
+from charnn.errors import CharnnError, TrainingInterrupted, key
 
 
 @contextmanager
@@ -44,7 +44,7 @@ def interrupted(signal_number: int, step: int, saved: Path) -> TrainingInterrupt
     name = signal.Signals(signal_number).name
     return TrainingInterrupted(
         f"stopped by {name} at step {step}; saved {saved}; "
-        f"continue with: charnn train --resume --out-dir {saved.parent}",
+        f"continue with {key('resume', True)} {key('out_dir', saved.parent)}",
         signal_number=signal_number,
     )
 

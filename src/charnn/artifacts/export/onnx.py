@@ -25,7 +25,7 @@ import torch
 from onnxscript import opset18
 from torch import nn
 
-from charnn.errors import CharnnError
+from charnn.errors import CharnnError, key
 from charnn.platform import compat
 
 OPSET = 18
@@ -181,7 +181,8 @@ def onnx_bytes(
     if problem is not None:
         raise CharnnError(
             f"torch {torch.__version__} exported this model to ONNX with {problem}; ONNX "
-            "export needs torch 2.11 or newer: upgrade torch, or use --format torchscript"
+            "export needs torch 2.11 or newer: upgrade torch, or use "
+            f"{key('format', 'torchscript')}"
         )
     entry = proto.metadata_props.add()
     entry.key, entry.value = "charnn.json", json.dumps(description)
