@@ -67,7 +67,8 @@ from charnn.model.precision import autocast, keep_recurrence_out_of_float16
 from charnn.model.simple_rnn import SimpleRNN
 from charnn.platform.allocator import tune_malloc
 from charnn.platform.compat import cpu_has_native_bf16
-from charnn.training.loop import build_optimizer, train
+from charnn.training.loop import train
+from charnn.training.step import build_optimizer
 from reporting import (
     CELL_NAMES,
     Rounds,

@@ -58,7 +58,8 @@ from charnn.inference.stepper import Stepper
 from charnn.model.network import CharRNN, Hidden
 from charnn.platform.allocator import tune_malloc
 from charnn.platform.compile import compile_model
-from charnn.training.loop import build_optimizer, train_step
+from charnn.training.step import build_optimizer, train_step
+from charnn.training.task import NEXT_CHARACTER, Batch
 from reporting import (
     CELL_NAMES,
     Rounds,
@@ -105,8 +106,8 @@ class Trainee:
 
     def step(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         result = train_step(
-            self.model, self.optimizer, inputs, targets, self.hidden, grad_clip=1.0,
-            precision="fp32",
+            self.model, self.optimizer, Batch(inputs, targets), self.hidden,
+            objective=NEXT_CHARACTER, grad_clip=1.0, precision="fp32",
         )  # fmt: skip
         self.hidden = result.hidden
         return result.loss

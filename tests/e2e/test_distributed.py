@@ -33,8 +33,14 @@ def test_one_process_world_changes_nothing() -> None:
     assert world.mean(value) is value
     assert world.gather_rows(value, 0) is value
     assert world.from_main([3.0, 4.0]) == [3.0, 4.0]
-    assert world.gather_states({"a": 1}) == [{"a": 1}]
+    assert world.rank_states({"a": 1}) == []
     assert world.on_main(lambda: 7) == 7
+    model = torch.nn.Linear(2, 2)
+    assert world.wrap(model, torch.device("cpu")) is model
+    assert torch.equal(world.local_rows(value.view(1, 2), batch_size=2), value.view(1, 2))
+    before = torch.get_rng_state()
+    world.seed_ranks(123)  # one process: nothing to reseed
+    assert torch.equal(torch.get_rng_state(), before)
     with pytest.raises(CharnnError, match="boom"):
         world.on_main(lambda: (_ for _ in ()).throw(CharnnError("boom")))
 
@@ -204,11 +210,11 @@ LATE_RANK_ZERO = """
 import os, time
 from charnn.training import loop as trainer
 if os.environ["RANK"] == "0":
-    loop = trainer._Run.loop
+    loop = trainer.Run.loop
     def late_loop(self, *args, **kwargs):
         time.sleep(2)
         return loop(self, *args, **kwargs)
-    trainer._Run.loop = late_loop
+    trainer.Run.loop = late_loop
 """
 
 

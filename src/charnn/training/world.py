@@ -28,9 +28,11 @@ from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 from charnn import errors
 from charnn.errors import CharnnError, ConfigError
+from charnn.platform.device import seed_everything
 
 T = TypeVar("T")
 ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
@@ -49,6 +51,29 @@ class World:
     @property
     def distributed(self) -> bool:
         return self.size > 1
+
+    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        """What the training step calls: the model itself, or in a run of several processes
+        its DistributedDataParallel wrapper (which broadcasts rank 0's weights, then averages
+        the gradients in backward)."""
+        if not self.distributed:
+            return model
+        device_ids = [device.index] if device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=device_ids)
+
+    def seed_ranks(self, seed: int) -> None:
+        """Reseed each rank with `seed + rank`, so that ranks draw different dropout masks for
+        their shares of the batch (nothing to do in one process)."""
+        if self.distributed:
+            seed_everything(seed + self.rank)
+
+    def local_rows(self, value: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """This rank's rows (dim 1) of a state over the global batch's `batch_size` streams, as
+        `TrainStreams.shard` cuts them (the whole state in one process)."""
+        if not self.distributed:
+            return value
+        share = batch_size // self.size
+        return value[:, self.rank * share : (self.rank + 1) * share].contiguous()
 
     def mean(self, value: torch.Tensor) -> torch.Tensor:
         """The mean of a tensor over the ranks (the tensor itself in one process)."""
@@ -74,10 +99,11 @@ class World:
         dist.all_gather(parts, value.contiguous())
         return torch.cat(parts, dim=dim)
 
-    def gather_states(self, value: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every rank's plain-data dict (tensors, numbers, tuples), in rank order."""
+    def rank_states(self, value: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every rank's plain-data dict (tensors, numbers, tuples), in rank order; none in one
+        process, whose own state is all a checkpoint needs."""
         if not self.distributed:
-            return [value]
+            return []
         gathered: list[dict[str, Any]] = [{} for _ in range(self.size)]
         dist.all_gather_object(gathered, value)
         return gathered
@@ -111,6 +137,10 @@ class World:
         if dist.get_backend() == "nccl":
             return torch.device("cuda", torch.cuda.current_device())
         return torch.device("cpu")
+
+
+SINGLE_PROCESS = World()
+"""The world of a run that torchrun did not start."""
 
 
 def launched_by_torchrun() -> bool:
