@@ -105,8 +105,11 @@ class ModelConfig:
     cell: str = "lstm"
     """The recurrent core: `lstm`, `gru` or `rnn` (charnn's SimpleRNN, tanh)."""
     hidden_size: int = 256
+    """Units in each recurrent layer (H)."""
     num_layers: int = 2
+    """Recurrent layers stacked on each other."""
     embedding_dim: int = 64
+    """Size of each character's learned embedding, the first layer's input."""
     dropout: float = 0.0
     """Dropout between recurrent layers and before the head; 0 turns it off."""
 
@@ -129,12 +132,15 @@ class TrainConfig:
     lr: float = 2e-3
     """Peak learning rate of AdamW."""
     weight_decay: float = 0.0
+    """AdamW's decoupled weight decay, on matrices only (never biases)."""
     grad_clip: float = 1.0
     """Maximum global gradient norm; 0 turns clipping off."""
     schedule: str = "cosine"
     """`cosine` (decays to lr * min_lr_ratio at the end of the run) or `constant`."""
     warmup_steps: int = 50
+    """Steps of linear warm-up from 0 to `lr`."""
     min_lr_ratio: float = 0.1
+    """Where the cosine schedule ends, as a fraction of `lr`."""
     max_steps: int | None = 2000
     """Stop after this many optimizer steps (null: no step limit)."""
     max_time: float | None = None
@@ -147,18 +153,19 @@ class TrainConfig:
     log_every: int = 50
     """Steps between metrics records and plain progress lines."""
     seed: int = 1337
+    """Seeds the weights' initialisation and dropout: the same seed trains the same model."""
     precision: str = "fp32"
     """`fp32`, or `bf16` autocast on CUDA or a CPU (the weights stay fp32; elsewhere, as on
-    MPS, ignored with a warning). On a CPU it pays where the CPU has bf16 arithmetic
-    (AVX512-BF16 or AMX): there the LSTM trained 1.4-1.7x faster (BENCHMARKS.md)."""
+    MPS, ignored with a warning). On a CPU it pays only where the CPU has bf16 arithmetic
+    (AVX512-BF16 or AMX); BENCHMARKS.md has the measurements."""
     max_consecutive_skips: int = 10
     """A step whose loss or gradient norm is not finite is skipped (no update); after this many
     skipped steps in a row the run stops as diverged. 0: stop at the first one."""
     compile: bool = False
     """Run the training step through `torch.compile` (TorchDynamo with `allow_rnn` on, then
-    Inductor; needs a C++ compiler on a CPU). Measured on a CPU: the GRU trains faster after
-    minutes of compiling, the LSTM and SimpleRNN slower (BENCHMARKS.md). Under torchrun each
-    process compiles the DistributedDataParallel-wrapped model."""
+    Inductor; needs a C++ compiler on a CPU). On a CPU it helps only the GRU, after minutes of
+    compiling (BENCHMARKS.md). Under torchrun each process compiles the
+    DistributedDataParallel-wrapped model."""
     tensorboard: bool = False
     """Also write the metrics as TensorBoard scalars to <out_dir>/tensorboard (needs the
     tensorboard package: pip install 'charnn[tensorboard]'); metrics.jsonl stays the record."""
@@ -208,8 +215,11 @@ class RunConfig:
     """Everything one training run needs; stored in the run directory and in every checkpoint."""
 
     data: DataConfig = field(default_factory=DataConfig)
+    """Where the text comes from and how it is split."""
     model: ModelConfig = field(default_factory=ModelConfig)
+    """The shape of the network."""
     train: TrainConfig = field(default_factory=TrainConfig)
+    """The optimisation."""
     device: str = "auto"
     """`auto` (CUDA, then MPS, then CPU), `cpu`, `cuda`, `cuda:N` or `mps`."""
     out_dir: str = "runs/default"

@@ -22,19 +22,17 @@ function), so the file runs the standard PyTorch kernels at any sequence length.
 
 from __future__ import annotations
 
-import io
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from charnn.artifacts.checkpoint import Checkpoint
+from charnn.artifacts.export.portable import Portable
+from charnn.artifacts.export.torchscript import torchscript_bytes
 from charnn.errors import CharnnError
 from charnn.model.cells import CELLS
-from charnn.model.network import CharRNN
 from charnn.platform.atomic import atomic_write
 
 FILE_NAMES = {"torchscript": "model.pt", "onnx": "model.onnx"}
@@ -44,33 +42,6 @@ ONNX_MISSING = (
     "ONNX export needs the onnx and onnxscript packages, which are not installed; "
     "install them with: pip install 'charnn[onnx]'"
 )
-
-
-class _Portable(nn.Module):
-    """CharRNN with a fixed (ids, h, c) signature and only standard PyTorch modules inside."""
-
-    def __init__(self, model: CharRNN) -> None:
-        super().__init__()
-        config = model.config
-        self.carries_cell_state = model.cell.carries_cell_state
-        self.embedding = model.embedding
-        self.rnn: nn.Module = model.rnn
-        if model.cell.portable_core is not type(model.rnn):  # same parameter names and function
-            self.rnn = model.cell.portable_core(
-                config.embedding_dim, config.hidden_size, config.num_layers, batch_first=True
-            )
-            self.rnn.load_state_dict(model.rnn.state_dict())
-        self.head = model.head
-
-    def forward(
-        self, ids: torch.Tensor, h: torch.Tensor, c: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        embedded = self.embedding(ids)  # (B, T, E)
-        if self.carries_cell_state:
-            output, (h, c) = self.rnn(embedded, (h, c))
-        else:
-            output, h = self.rnn(embedded, h)
-        return self.head(output), h, c  # (B, T, V)
 
 
 def default_file_name(format: str) -> str:
@@ -83,7 +54,7 @@ def default_file_name(format: str) -> str:
 def export(checkpoint: Checkpoint, out: Path, *, format: str = "torchscript") -> list[Path]:
     """Write the exported model and its vocabulary; returns the files written."""
     default_file_name(format)  # an unknown format fails here, before any work
-    portable = _Portable(checkpoint.build_model("cpu")).eval()
+    portable = Portable(checkpoint.build_model("cpu")).eval()
     config = checkpoint.config.model
     description = _description(checkpoint, format)
     # Sizes of at least 2 for batch and time: torch.export would fix a size-1 dimension.
@@ -93,7 +64,7 @@ def export(checkpoint: Checkpoint, out: Path, *, format: str = "torchscript") ->
     if format == "onnx":
         data = _onnx_bytes(portable, example, description)
     else:
-        data = _torchscript_bytes(portable, example, description)
+        data = torchscript_bytes(portable, example, description)
     model_file, vocab_file = out, out.with_suffix(".json")
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(model_file) as file:
@@ -103,19 +74,8 @@ def export(checkpoint: Checkpoint, out: Path, *, format: str = "torchscript") ->
     return [model_file, vocab_file]
 
 
-def _torchscript_bytes(
-    portable: _Portable, example: tuple[torch.Tensor, ...], description: dict[str, Any]
-) -> bytes:
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # PyTorch marks TorchScript as deprecated; it still runs
-        traced = torch.jit.trace(portable, example, check_trace=False)
-        buffer = io.BytesIO()
-        torch.jit.save(traced, buffer, _extra_files={"charnn.json": json.dumps(description)})
-    return buffer.getvalue()
-
-
 def _onnx_bytes(
-    portable: _Portable, example: tuple[torch.Tensor, ...], description: dict[str, Any]
+    portable: Portable, example: tuple[torch.Tensor, ...], description: dict[str, Any]
 ) -> bytes:
     try:
         import onnx  # noqa: F401  (torch.onnx needs both; check before it fails deep inside)

@@ -1,0 +1,36 @@
+"""The model both export formats trace: CharRNN with a fixed (ids, h, c) signature and only
+standard PyTorch modules inside (charnn's SimpleRNN becomes nn.RNN with the same weights)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from charnn.model.network import CharRNN
+
+
+class Portable(nn.Module):
+    """CharRNN with a fixed (ids, h, c) signature and only standard PyTorch modules inside."""
+
+    def __init__(self, model: CharRNN) -> None:
+        super().__init__()
+        config = model.config
+        self.carries_cell_state = model.cell.carries_cell_state
+        self.embedding = model.embedding
+        self.rnn: nn.Module = model.rnn
+        if model.cell.portable_core is not type(model.rnn):  # same parameter names and function
+            self.rnn = model.cell.portable_core(
+                config.embedding_dim, config.hidden_size, config.num_layers, batch_first=True
+            )
+            self.rnn.load_state_dict(model.rnn.state_dict())
+        self.head = model.head
+
+    def forward(
+        self, ids: torch.Tensor, h: torch.Tensor, c: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        embedded = self.embedding(ids)  # (B, T, E)
+        if self.carries_cell_state:
+            output, (h, c) = self.rnn(embedded, (h, c))
+        else:
+            output, h = self.rnn(embedded, h)
+        return self.head(output), h, c  # (B, T, V)
