@@ -34,9 +34,17 @@ it changes (see `configs/`). Precedence, lowest to highest:
     defaults  <  YAML file  <  --set KEY=VALUE  <  dedicated flags (--data, --out-dir, --device)
 
 `charnn config show [FILE] [--set ...] --sources` prints the resolved config and where each
-value came from. Unknown keys are errors that suggest the closest known key. Null (`~` or
-`null` in YAML) is allowed where the type says `or null`. A resumed run keeps its `data.*`,
-`model.*`, `train.batch_size` and `train.seq_len`; other keys may change on `--resume`.
+value came from. Unknown keys are errors that suggest the closest known key (charnn also knows
+what other tools call them: `learning_rate`, `rnn_size`, `bptt`, `block_size`, ...). Each value
+is coerced by its key's type: PyYAML follows YAML 1.1 and reads `lr: 3e-3` as a string, which
+charnn converts. Null (`~`, `null` or `none`) is allowed where the type says `or null`. A
+resumed run keeps its `data.*`, `model.*`, `train.batch_size` and `train.seq_len`; other keys
+may change on `--resume`.
+
+The cosine decay follows whichever limit is closer to done: with `train.max_time` set, the
+learning rate reaches its floor when the time runs out, so a time budget is used well (such a
+schedule follows the clock, so two timed runs are not bit-for-bit identical; step-limited runs
+are). From Python, the same keys are the fields of `charnn.config.RunConfig` and its sections.
 """
 
 

@@ -6,10 +6,10 @@ For each cell this runs, in fresh processes, exactly what a user would type:
     charnn eval runs/shakespeare-80s/CELL --json
 
 and prints a Markdown table of the validation loss `charnn eval` reports (the last 10% of the
-corpus, hidden state carried through it), with the machine it ran on. `--update-readme`
-also writes the table into README.md between its shakespeare-80s markers.
+corpus, hidden state carried through it), with the machine it ran on. `--update-docs`
+also writes the table into docs/performance.md between its shakespeare-80s markers.
 
-    python scripts/shakespeare_80s.py [--cells lstm gru rnn] [--data-dir DIR] [--update-readme]
+    python scripts/shakespeare_80s.py [--cells lstm gru rnn] [--data-dir DIR] [--update-docs]
 
 `--data-dir` names a folder that already holds tinyshakespeare.txt (otherwise charnn downloads
 it once into data/).
@@ -30,7 +30,7 @@ from charnn.artifacts.checkpoint import load_checkpoint
 from reporting import charnn, cpu_name, replace_block, rerun_command
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+PERFORMANCE_DOC = ROOT / "docs" / "performance.md"
 START, END = "<!-- shakespeare-80s:start -->", "<!-- shakespeare-80s:end -->"
 
 
@@ -98,7 +98,7 @@ def main() -> None:
     )
     parser.add_argument("--data-dir", type=Path, help="a folder holding tinyshakespeare.txt")
     parser.add_argument(
-        "--update-readme", action="store_true", help="write the table into README.md"
+        "--update-docs", action="store_true", help="write the table into docs/performance.md"
     )
     args = parser.parse_args()
 
@@ -109,9 +109,9 @@ def main() -> None:
     command = rerun_command(__file__)
     markdown = table(rows, command)
     print(markdown)
-    if args.update_readme:
-        replace_block(README, START, END, markdown, append=False)
-        print("README.md updated", file=sys.stderr)
+    if args.update_docs:
+        replace_block(PERFORMANCE_DOC, START, END, markdown, append=False)
+        print("docs/performance.md updated", file=sys.stderr)
 
 
 if __name__ == "__main__":

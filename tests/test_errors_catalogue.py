@@ -350,6 +350,23 @@ def _(s: Situation) -> list[str]:
     return ["eval", str(s.trained_run), "--split", "train"]
 
 
+@scenario("eval-window")
+def _(s: Situation) -> list[str]:
+    return ["eval", str(s.trained_run), "--window", "0"]
+
+
+@scenario("eval-unknown-encoding")
+def _(s: Situation) -> list[str]:
+    text = s.file("other.txt", "to be or not to be")
+    return ["eval", str(s.trained_run), "--text-file", str(text), "--encoding", "klingon"]
+
+
+@scenario("eval-unknown-errors")
+def _(s: Situation) -> list[str]:
+    text = s.file("other.txt", "to be or not to be")
+    return ["eval", str(s.trained_run), "--text-file", str(text), "--errors", "skip"]
+
+
 @scenario("eval-no-test-split")
 def _(s: Situation) -> list[str]:
     return ["eval", str(s.tiny_run()), "--split", "test"]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from charnn.config import ModelConfig
-from charnn.inference.stepper import Stepper
+from charnn.inference.stepper import LEAN_STEP_DEVICES, ModelStep, Stepper, sampling_step
 from charnn.model.network import CharRNN
 
 
@@ -93,3 +93,35 @@ def test_the_lean_step_on_cuda_equals_the_full_forward_pass(cell: str) -> None:
         stepper = Stepper(model, model.zero_hidden(64))
         got = torch.stack([stepper.step(ids[:, position]) for position in range(12)], dim=1)
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_the_model_step_gives_the_full_forward_passs_logits(cell: str) -> None:
+    torch.manual_seed(0)
+    config = ModelConfig(cell=cell, hidden_size=16, num_layers=2, embedding_dim=8)
+    model = CharRNN(config, vocab_size=9).eval()
+    ids = torch.randint(0, 9, (3, 7))  # (N, T)
+    noise = torch.randn(3, 9)
+    with torch.inference_mode():
+        expected, _ = model(ids)  # (N, T, V)
+        step = ModelStep(model, model.zero_hidden(3), logit_scale=0.5)
+        got = [step.step(ids[:, position]) for position in range(7)]
+        with_bias = ModelStep(model, model.zero_hidden(3)).step(ids[:, 0], model.head.bias + noise)
+    torch.testing.assert_close(torch.stack(got, dim=1), expected * 0.5, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(with_bias, expected[:, 0] + noise, atol=1e-5, rtol=1e-5)
+
+
+def test_sampling_takes_the_lean_step_only_where_it_was_measured_faster() -> None:
+    model = CharRNN(ModelConfig(cell="gru", hidden_size=8, num_layers=1), vocab_size=5).eval()
+    with torch.inference_mode():
+        assert isinstance(sampling_step(model, model.zero_hidden(2)), Stepper)
+    assert LEAN_STEP_DEVICES == ("cpu",)  # CUDA and MPS step the model itself until measured
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_sampling_on_cuda_steps_the_model_itself() -> None:
+    model = CharRNN(ModelConfig(cell="lstm", hidden_size=8, num_layers=1), vocab_size=5)
+    model = model.cuda().eval()
+    with torch.inference_mode():
+        assert isinstance(sampling_step(model, model.zero_hidden(2)), ModelStep)

@@ -16,7 +16,7 @@ import torch
 
 from charnn.data.vocab import UNKNOWN_CHARS_FIX, CharVocab
 from charnn.inference.options import SamplingOptions
-from charnn.inference.stepper import Stepper
+from charnn.inference.stepper import sampling_step
 from charnn.model.network import CharRNN, Hidden
 
 
@@ -128,7 +128,7 @@ class _Draws:
         self._options = options
         self._folded = options.temperature > 0 and options.top_k == 0 and options.top_p == 1.0
         scale = 1 / options.temperature if self._folded else 1.0
-        self._stepper = Stepper(model, hidden, logit_scale=scale)
+        self._stepper = sampling_step(model, hidden, logit_scale=scale)
         head_bias = self._stepper.head_bias  # (V,), already divided when folded
         shape = (self._stepper.num_streams, head_bias.shape[0])  # (N, V)
         self._noise = None
@@ -186,7 +186,7 @@ def _generate(
     model.eval()
     with torch.inference_mode():
         inputs = prime_ids.to(device).unsqueeze(0).expand(num_samples, -1)  # (N, P)
-        # The prime but its last symbol in one call; that one goes through the lean stepper
+        # The prime but its last symbol in one call; that one goes through the sampling step
         # like every character after it, so every draw is made the same way.
         if inputs.shape[1] > 1:
             _, hidden = model(inputs[:, :-1])

@@ -283,3 +283,39 @@ class Stepper:
             new = gates["new"].addcmul_(gates["reset"], gates["recurrent_new"])  # 2 (x_n + ...)
             _tanh_from_doubled(new, self._minus_one, out=new)
             torch.lerp(new, h, gates["update"], out=h)  # (1 - z) * n + z * h
+
+
+class ModelStep:
+    """The same interface as `Stepper`, stepping the model's own modules one character at a
+    time: what sampling uses where the lean step has not been measured faster."""
+
+    def __init__(self, model: CharRNN, hidden: Hidden, *, logit_scale: float = 1.0) -> None:
+        self._model, self._hidden = model, hidden
+        self.num_streams = hidden_parts(hidden)[0].shape[1]
+        with torch.inference_mode():
+            self.head_weight = (model.head.weight * logit_scale).t()  # (H, V)
+            self.head_bias = model.head.bias * logit_scale  # (V,)
+
+    def step(self, ids: torch.Tensor, head_bias: torch.Tensor | None = None) -> torch.Tensor:
+        """ids (N,) -> next-character logits (N, V), times `logit_scale`; the state moves on.
+        `head_bias` (N, V), when given, stands in for the head's own bias, as in `Stepper`."""
+        model = self._model
+        embedded = model.embedding(ids.unsqueeze(1))  # (N, 1, E)
+        output, self._hidden = model.rnn(embedded, self._hidden)  # (N, 1, H)
+        bias = self.head_bias if head_bias is None else head_bias
+        return torch.addmm(bias, output[:, 0], self.head_weight)
+
+
+LEAN_STEP_DEVICES = ("cpu",)
+"""Where sampling uses the lean `Stepper`: measured faster than the model itself on a CPU
+(BENCHMARKS.md, sampling). Elsewhere (CUDA, MPS) it has not been measured, so sampling steps the
+model itself."""
+
+
+def sampling_step(
+    model: CharRNN, hidden: Hidden, *, logit_scale: float = 1.0
+) -> Stepper | ModelStep:
+    """The one-character step sampling uses on the state's device (see `LEAN_STEP_DEVICES`)."""
+    if hidden_parts(hidden)[0].device.type in LEAN_STEP_DEVICES:
+        return Stepper(model, hidden, logit_scale=logit_scale)
+    return ModelStep(model, hidden, logit_scale=logit_scale)

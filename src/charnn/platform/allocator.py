@@ -4,8 +4,8 @@ A training step allocates and frees the same large buffers each time (activation
 backward, their gradients, oneDNN's scratch space), several MB each. glibc's malloc serves
 blocks above its mmap threshold with fresh `mmap`s and returns them on free, and trims freed
 memory at the top of its heap; either way the next step gets pages the kernel must fault in
-and zero one by one: thousands per step for a 2x256 LSTM on a CPU. `scripts/bench.py` measures
-a training loop both ways (its "allocator" table); its other figures run tuned, as training does.
+and zero one by one, every step. `scripts/bench.py` measures a training loop both ways (its
+"allocator" table); its other figures run tuned, as training does.
 
 `tune_malloc` raises the mmap threshold to glibc's maximum (32 MiB on 64-bit) and the trim
 threshold to 1 GiB: memory a step frees stays in the process for the next step. The process's
