@@ -631,8 +631,8 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                 "### The allocator",
                 "",
                 "The minimal loop in fresh processes, with glibc's default malloc settings and "
-                "with charnn's tuning (`charnn.platform.allocator`, applied by the CLI and by this "
-                f"script's other measurements), in {plan.repeats} rounds.",
+                "with charnn's tuning (`charnn.platform.allocator`, applied as training starts and "
+                f"in this script's other measurements), in {plan.repeats} rounds.",
                 "",
                 "| cell | layers x hidden | default chars/s | page faults/step | tuned chars/s "
                 "| page faults/step | tuned / default |",
