@@ -219,6 +219,7 @@ def train(
     with _user_errors():
         from charnn.config import load_config
         from charnn.training import loop as trainer
+        from charnn.training.resume import resume_config
 
         if resume and overwrite:
             raise CharnnError("--resume continues a run and --overwrite starts it over; pick one")
@@ -227,7 +228,7 @@ def train(
             *_flag_overrides(data=data, out_dir=out_dir, device=device),
         ]
         if resume:
-            run_config, checkpoint = trainer.resume_config(config, all_overrides)
+            run_config, checkpoint = resume_config(config, all_overrides)
         else:
             run_config, checkpoint = load_config(config, all_overrides), None
         summary = trainer.train(run_config, resume_from=checkpoint, overwrite=overwrite)

@@ -28,11 +28,9 @@ from charnn.errors import (
 from charnn.model.network import CharRNN
 from charnn.platform import atomic
 from charnn.training import loop as trainer
-from charnn.training.loop import (
-    build_optimizer,
-    resume_config,
-    train,
-)
+from charnn.training.loop import train
+from charnn.training.resume import resume_config
+from charnn.training.step import build_optimizer
 
 from ..conftest import PATTERNED_TEXT, tiny_tree, unigram_entropy
 

@@ -41,7 +41,6 @@ from charnn.training.checkpointer import Checkpointer
 from charnn.training.clock import Clock
 from charnn.training.progress import Progress
 from charnn.training.report import Reporter
-from charnn.training.resume import resume_config
 from charnn.training.schedule import lr_at
 from charnn.training.signals import interrupted, out_of_memory_is_a_user_error, stop_on_signals
 from charnn.training.state import TrainState, TrainSummary
@@ -49,7 +48,7 @@ from charnn.training.step import StepResult, build_optimizer, train_step
 from charnn.training.task import LanguageModelTask, Task
 from charnn.training.world import World, join_world, leave_world, rank_device
 
-__all__ = ["Run", "TrainSummary", "build_optimizer", "resume_config", "train", "train_step"]
+__all__ = ["Run", "TrainSummary", "train"]
 
 logger = logging.getLogger(__name__)
 
