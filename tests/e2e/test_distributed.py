@@ -18,31 +18,12 @@ import yaml
 from charnn.artifacts.checkpoint import load_checkpoint
 from charnn.artifacts.metrics import MetricsLog
 from charnn.data.streams import TrainStreams
-from charnn.errors import CharnnError, ConfigError
-from charnn.training.world import World, join_world
+from charnn.errors import ConfigError
+from charnn.training.world import join_world
 
 from ..conftest import tiny_tree
 
 STEPS = 30
-
-
-def test_one_process_world_changes_nothing() -> None:
-    world = join_world(torch.device("cpu"))  # no torchrun variables in the test environment
-    assert world == World() and world.is_main and not world.distributed
-    value = torch.tensor([1.5, 2.0])
-    assert world.mean(value) is value
-    assert world.gather_rows(value, 0) is value
-    assert world.from_main([3.0, 4.0]) == [3.0, 4.0]
-    assert world.rank_states({"a": 1}) == []
-    assert world.on_main(lambda: 7) == 7
-    model = torch.nn.Linear(2, 2)
-    assert world.wrap(model, torch.device("cpu")) is model
-    assert torch.equal(world.local_rows(value.view(1, 2), batch_size=2), value.view(1, 2))
-    before = torch.get_rng_state()
-    world.seed_ranks(123)  # one process: nothing to reseed
-    assert torch.equal(torch.get_rng_state(), before)
-    with pytest.raises(CharnnError, match="boom"):
-        world.on_main(lambda: (_ for _ in ()).throw(CharnnError("boom")))
 
 
 def test_shards_of_the_streams_are_the_streams_cut_by_rows() -> None:
