@@ -286,24 +286,21 @@ class Stepper:
 
 
 class ModelStep:
-    """The same interface as `Stepper`, stepping the model's own modules one character at a
-    time: what sampling uses where the lean step has not been measured faster."""
+    """The same interface as `Stepper`, calling the model itself on one character per stream:
+    what sampling uses where the lean step has not been measured faster."""
 
     def __init__(self, model: CharRNN, hidden: Hidden, *, logit_scale: float = 1.0) -> None:
-        self._model, self._hidden = model, hidden
+        self._model, self._hidden, self._scale = model, hidden, logit_scale
         self.num_streams = hidden_parts(hidden)[0].shape[1]
         with torch.inference_mode():
-            self.head_weight = (model.head.weight * logit_scale).t()  # (H, V)
             self.head_bias = model.head.bias * logit_scale  # (V,)
 
     def step(self, ids: torch.Tensor, head_bias: torch.Tensor | None = None) -> torch.Tensor:
         """ids (N,) -> next-character logits (N, V), times `logit_scale`; the state moves on.
         `head_bias` (N, V), when given, stands in for the head's own bias, as in `Stepper`."""
-        model = self._model
-        embedded = model.embedding(ids.unsqueeze(1))  # (N, 1, E)
-        output, self._hidden = model.rnn(embedded, self._hidden)  # (N, 1, H)
-        bias = self.head_bias if head_bias is None else head_bias
-        return torch.addmm(bias, output[:, 0], self.head_weight)
+        logits, self._hidden = self._model(ids.unsqueeze(1), self._hidden)  # (N, 1, V)
+        scaled = logits[:, 0] * self._scale
+        return scaled if head_bias is None else scaled + (head_bias - self.head_bias)
 
 
 LEAN_STEP_DEVICES = ("cpu",)
