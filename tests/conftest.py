@@ -147,3 +147,31 @@ def subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update({"OMP_NUM_THREADS": "1", "NO_COLOR": "1", "COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
     return env
+
+
+@pytest.fixture(scope="session")
+def bits_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic majority-bit task (scripts/majority_bits.py): 600 labelled bit strings."""
+    path = tmp_path_factory.mktemp("bits") / "bits.tsv"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run_script("majority_bits.py", str(path), "--count", "600", "--max-length", "15", env=env)
+    return path
+
+
+def tiny_classify_tree(data: Path, out_dir: Path, **train: object) -> dict[str, object]:
+    """A config tree for a classifier small enough to train in a second or two."""
+    tree = tiny_tree(data, out_dir, batch_size=16, **train)
+    tree["task"] = "classify"
+    return tree
+
+
+@pytest.fixture(scope="session")
+def trained_classifier(tmp_path_factory: pytest.TempPathFactory, bits_file: Path) -> Path:
+    """One small trained classify run (majority bit), shared read-only by its users."""
+    from charnn.training.loop import train
+
+    root = tmp_path_factory.mktemp("classifier")
+    tree = tiny_classify_tree(bits_file, root / "run", max_steps=300, eval_every=100, lr=2e-2)
+    tree["data"]["test_fraction"] = 0.1  # type: ignore[index]
+    train(config_from_dict(tree))
+    return root / "run"

@@ -174,7 +174,7 @@ def test_fractions_must_leave_training_text() -> None:
 
 
 def test_a_run_needs_some_limit() -> None:
-    with pytest.raises(ConfigError, match=r"set train\.max_steps or train\.max_time"):
+    with pytest.raises(ConfigError, match=r"train\.max_time or train\.max_epochs; with none"):
         load_config(overrides=["train.max_steps=null"])
 
 

@@ -1,9 +1,13 @@
-"""charnn from Python: load a trained run, generate text, score text.
+"""charnn from Python: load a trained run, generate text, score text, classify texts.
 
     from charnn import load_model
     m = load_model("runs/x")                       # a run directory (its best.pt) or a .pt file
     m.generate("ROMEO:", length=200, temperature=0.8, seed=1)
     m.score("To be, or not to be").bits_per_char
+
+    names = load_model("runs/names")               # a run with task: classify
+    names.classify(["Satoshi", "Dvorak"], top_k=3)  # per text: [(label, probability), ...]
+    names.score_file("held-out.tsv").accuracy
 
 The CLI's `sample` and `eval` commands are built on this same API. Errors are `CharnnError`s
 (see `charnn.errors`) with a message that says what to do.
@@ -11,7 +15,7 @@ The CLI's `sample` and `eval` commands are built on this same API. Errors are `C
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +23,12 @@ import torch
 
 from charnn.artifacts.checkpoint import Checkpoint, checkpoint_path, load_checkpoint
 from charnn.data.vocab import CharVocab
+from charnn.errors import CharnnError, key
+from charnn.inference.classifier import ClassifyResult, predict, score_checkpoint
 from charnn.inference.evaluator import EvalResult, evaluate, evaluate_checkpoint
 from charnn.inference.options import EvalOptions, SamplingOptions
 from charnn.inference.sampler import generate
+from charnn.model.classifier import CharClassifier
 from charnn.model.network import CharRNN
 from charnn.platform.device import resolve_device
 
@@ -31,13 +38,64 @@ SAMPLING, SCORING = SamplingOptions(), EvalOptions()
 
 @dataclass
 class Model:
-    """A trained model with its vocabulary, ready to generate and score."""
+    """A trained model with its vocabulary: a language model, ready to generate and score
+    text, or a classifier (`task: classify`), ready to classify texts and be scored."""
 
     checkpoint: Checkpoint
-    """Everything the run stored: config, vocabulary, step, losses, corpus identity."""
-    module: CharRNN
+    """Everything the run stored: config, vocabulary, labels, step, losses, corpus identity."""
+    module: CharRNN | CharClassifier
     path: Path
     """The checkpoint file it came from."""
+
+    @property
+    def classifies(self) -> bool:
+        return isinstance(self.module, CharClassifier)
+
+    @property
+    def labels(self) -> list[str]:
+        """A classifier's labels (class i is labels[i]); empty for a language model."""
+        return self.checkpoint.labels
+
+    def _language_model(self) -> CharRNN:
+        if not isinstance(self.module, CharRNN):
+            raise CharnnError(
+                f"{self.path} is a classifier (task: classify): it does not generate or score "
+                "text; use classify(texts) or score_file(labelled_file)"
+            )
+        return self.module
+
+    def _classifier(self) -> CharClassifier:
+        if not isinstance(self.module, CharClassifier):
+            raise CharnnError(
+                f"{self.path} is a language model (task: lm): it has no labels to predict; "
+                "use generate() or score(), or train a classifier with task: classify"
+            )
+        return self.module
+
+    def classify(
+        self,
+        texts: Sequence[str],
+        *,
+        top_k: int = 1,
+        unknown_chars: str = SCORING.unknown_chars,
+        replace_with: str = SCORING.replace_with,
+    ) -> list[list[tuple[str, float]]]:
+        """Per text, its `top_k` likeliest labels as (label, probability), likeliest first.
+
+        All texts are encoded at once and run in batches of similar length. Characters the
+        model never saw are refused, dropped or replaced as `unknown_chars` says.
+        """
+        if isinstance(texts, str):  # one text, not its characters
+            texts = [texts]
+        return predict(
+            self._classifier(),
+            self.vocab,
+            self.labels,
+            list(texts),
+            top_k=top_k,
+            unknown_chars=unknown_chars,
+            replace_with=replace_with,
+        )
 
     @property
     def vocab(self) -> CharVocab:
@@ -79,7 +137,7 @@ class Model:
         prime = self.vocab.fit(
             prime, policy=unknown_chars, replacement=replace_with, what="the prime text"
         )
-        return prime, generate(self.module, self.vocab, options, prime=prime)
+        return prime, generate(self._language_model(), self.vocab, options, prime=prime)
 
     def generate(
         self,
@@ -121,17 +179,27 @@ class Model:
         """How well the model predicts `text`: `.loss` (nats/char), `.bits_per_char`,
         `.perplexity`; the state is carried through the text, or reset every `window` chars."""
         options = EvalOptions(window=window, unknown_chars=unknown_chars, replace_with=replace_with)
+        module = self._language_model()
         text = self.vocab.fit(text, policy=unknown_chars, replacement=replace_with, what="the text")
-        return evaluate(
-            self.module, self.vocab.encode(text, what="the text"), window=options.window
-        )
+        return evaluate(module, self.vocab.encode(text, what="the text"), window=options.window)
 
     def score_split(
         self, split: str = SCORING.split, *, window: int | None = SCORING.window
-    ) -> EvalResult:
-        """Score the part of the run's own corpus it held out (`val` or `test`)."""
+    ) -> EvalResult | ClassifyResult:
+        """Score the part of the run's own data it held out (`val` or `test`): an EvalResult
+        for a language model, a ClassifyResult (accuracy, macro-F1, ...) for a classifier."""
         options = EvalOptions(split=split, window=window)
+        if isinstance(self.module, CharClassifier):
+            self._no_window(window)
+            return score_checkpoint(self.checkpoint, self.module, options)
         return evaluate_checkpoint(self.checkpoint, options, model=self.module)
+
+    def _no_window(self, window: int | None) -> None:
+        if window is not None:
+            raise CharnnError(
+                f"{self.path} is a classifier: it reads each example whole, so it has no "
+                f"window; leave {key('window')} unset"
+            )
 
     def score_file(
         self,
@@ -142,8 +210,9 @@ class Model:
         unknown_chars: str = SCORING.unknown_chars,
         replace_with: str = SCORING.replace_with,
         window: int | None = SCORING.window,
-    ) -> EvalResult:
-        """Score a text file (read as `encoding`; bad bytes handled as `errors` says)."""
+    ) -> EvalResult | ClassifyResult:
+        """Score a text file (read as `encoding`; bad bytes handled as `errors` says). For a
+        classifier, a labelled file in any format of data.path: its ClassifyResult."""
         options = EvalOptions(
             encoding=encoding,
             errors=errors,
@@ -151,6 +220,9 @@ class Model:
             replace_with=replace_with,
             window=window,
         )
+        if isinstance(self.module, CharClassifier):
+            self._no_window(window)
+            return score_checkpoint(self.checkpoint, self.module, options, text_file=Path(path))
         return evaluate_checkpoint(
             self.checkpoint, options, text_file=Path(path), model=self.module
         )
@@ -160,5 +232,5 @@ def load_model(path: str | Path, *, device: str = "auto") -> Model:
     """A trained model from a run directory (its best.pt, else last.pt) or a checkpoint file."""
     file = checkpoint_path(Path(path))
     checkpoint = load_checkpoint(file, map_location="cpu")
-    module = checkpoint.build_model(resolve_device(device))
+    module = checkpoint.build_network(resolve_device(device))
     return Model(checkpoint=checkpoint, module=module, path=file)

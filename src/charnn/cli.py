@@ -1,4 +1,4 @@
-"""The `charnn` command: train, sample, eval.
+"""The `charnn` command: train, sample, eval, predict.
 
 Commands parse their options, resolve the config, call one library function and print. Every
 `CharnnError` becomes one line on stderr and a non-zero exit code (2 for user errors) without a
@@ -26,7 +26,8 @@ from charnn.version import __version__
 
 app = typer.Typer(
     name="charnn",
-    help="Character-level recurrent language models (LSTM, GRU, tanh RNN): train, sample, eval.",
+    help="Character-level recurrent networks (LSTM, GRU, tanh RNN): train language models "
+    "to sample and score text, or classifiers to label it.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -233,15 +234,25 @@ def train(
             run_config, checkpoint = load_config(config, all_overrides), None
         summary = trainer.train(run_config, resume_from=checkpoint, overwrite=overwrite)
         best = f"{summary.best_val_loss:.4f}" if summary.best_val_loss is not None else "n/a"
+        if run_config.task == "classify":
+            accuracy = summary.best_metrics.get("val_accuracy")
+            best = (
+                f"best val accuracy {accuracy:.4f} (val loss {best})"
+                if accuracy is not None
+                else f"best val loss {best}"
+            )
+            after = f"charnn predict {summary.run_dir} TEXT"
+        else:
+            best, after = f"best val loss {best} nats/char", f"charnn sample {summary.run_dir}"
         logging.getLogger("charnn").info(
-            "done: %d steps in %.0fs (%s, %s chars/s); best val loss %s nats/char. "
-            "Next: charnn sample %s",
+            "done: %d steps in %.0fs (%s, %s %s/s); %s. Next: %s",
             summary.steps,
             summary.elapsed_s,
             summary.stopped_by.replace("_", " ") + " reached",
             f"{summary.chars_per_s:,.0f}",
+            summary.unit,
             best,
-            summary.run_dir,
+            after,
         )
 
 
@@ -299,6 +310,11 @@ def sample(
         from charnn.api import load_model
 
         model = load_model(run, device=device or "auto")
+        if model.classifies:
+            raise CharnnError(
+                f"{model.path} is a classifier (task: classify): it labels texts rather than "
+                f"generating them; use charnn predict {run} TEXT"
+            )
         chosen_seed = seed if seed is not None else int(time.time_ns() % 2**31)
         # The prime the model reads is the one printed, so the output is what it continued.
         prime, steps = model.stream(
@@ -393,11 +409,18 @@ def eval_(
     ] = False,
     device: DeviceOption = None,
 ) -> None:
-    """Score a model: loss (nats/char), bits/char, perplexity; hidden state carried throughout."""
+    """Score a model: loss (nats/char), bits/char, perplexity; hidden state carried throughout.
+    For a classifier: loss, accuracy, macro-F1, per-class scores and the confusion matrix."""
     with _user_errors():
         from charnn.api import load_model
+        from charnn.inference.classifier import ClassifyResult
 
         model = load_model(run, device=device or "auto")
+        if model.classifies and window is not None:
+            raise CharnnError(
+                f"{model.path} is a classifier (task: classify): it reads each example whole, "
+                "so --window does not apply; drop it"
+            )
         if text_file is not None:
             result = model.score_file(
                 text_file,
@@ -411,6 +434,14 @@ def eval_(
             result = model.score_split(split, window=window)
         path, checkpoint = model.path, model.checkpoint
         scored = str(text_file) if text_file is not None else f"{split} split"
+        if isinstance(result, ClassifyResult):
+            if as_json:
+                record = {**result.to_dict(), "text": scored, "checkpoint": str(path)}
+                typer.echo(json.dumps({**record, "step": checkpoint.step}))
+            else:
+                typer.echo(f"{scored} scored by {path} (step {checkpoint.step})")
+                typer.echo(_classify_table(result))
+            return
         if window is not None:
             scored += f" in windows of {window} characters"
         if as_json:
@@ -429,6 +460,112 @@ def eval_(
         typer.echo(f"  perplexity  {result.perplexity:.3f}")
         typer.echo(f"  chars       {result.chars:,}")
         typer.echo(f"  speed       {result.chars_per_s:,.0f} chars/s ({result.seconds:.2f}s)")
+
+
+def _classify_table(result: Any) -> str:
+    """A ClassifyResult as aligned lines: the scores, per-class scores, confusion matrix."""
+    lines = [
+        f"  loss        {result.loss:.4f} nats",
+        f"  accuracy    {result.accuracy:.4f}",
+        f"  macro-F1    {result.macro_f1:.4f}",
+        f"  examples    {result.examples:,}",
+        f"  speed       {result.examples_per_s:,.0f} examples/s ({result.seconds:.2f}s)",
+    ]
+    for label, count in result.unseen_labels.items():
+        lines.append(f"  unseen label {label!r}: {count} example(s), scored as wrong")
+    width = max(5, *(len(label) for label in result.labels))
+    lines.append("")
+    lines.append(f"  {'label':<{width}}  precision  recall     f1  support")
+    for label, scores in result.per_class.items():
+        lines.append(
+            f"  {label:<{width}}  {scores['precision']:9.4f}  {scores['recall']:6.4f}  "
+            f"{scores['f1']:.4f}  {scores['support']:7d}"
+        )
+    cell = max(5, *(len(str(value)) for row in result.confusion for value in row))
+    lines.append("")
+    lines.append("  confusion (rows: true label, columns: predicted, in the order above)")
+    for label, row in zip(result.labels, result.confusion, strict=True):
+        counts = " ".join(f"{value:>{cell}}" for value in row)
+        lines.append(f"  {label:<{width}}  {counts}")
+    return "\n".join(lines)
+
+
+@app.command(
+    epilog="Examples:  charnn predict runs/names Satoshi Dvorak  |  "
+    "charnn predict runs/names --file names.txt --top-k 3 --json  |  "
+    "cat names.txt | charnn predict runs/names --file -"
+)
+def predict(
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="A classify run directory (its best.pt) or a checkpoint file.",
+            show_default=False,
+        ),
+    ],
+    texts: Annotated[
+        list[str] | None,
+        typer.Argument(help="Texts to classify.", show_default=False),
+    ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file",
+            help="Classify each line of this file (- reads stdin). Lines of a labelled file "
+            "(.tsv, .jsonl) are read as their text; their labels are ignored.",
+            show_default=False,
+        ),
+    ] = None,
+    top_k: Annotated[
+        int, typer.Option("--top-k", help="Print the K likeliest labels of each text.")
+    ] = 1,
+    unknown_chars: UnknownCharsOption = SCORING.unknown_chars,
+    replace_with: ReplaceWithOption = SCORING.replace_with,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print one JSON object a text instead of a line."),
+    ] = False,
+    device: DeviceOption = None,
+) -> None:
+    """Label texts with a trained classifier: the likeliest labels and their probabilities."""
+    with _user_errors():
+        from charnn.api import load_model
+        from charnn.data.labelled import read_prediction_lines
+
+        all_texts = list(texts or [])
+        if file is not None:
+            all_texts += read_prediction_lines(file, sys.stdin)
+        if not all_texts:
+            raise CharnnError(
+                "nothing to classify; give texts as arguments, or --file FILE (- for stdin)"
+            )
+        model = load_model(run, device=device or "auto")
+        if not model.classifies:
+            raise CharnnError(
+                f"{model.path} is a language model (task: lm): it has no labels to predict; "
+                f"generate with charnn sample {run}, or train a classifier with --set task=classify"
+            )
+        started = time.perf_counter()
+        predictions = model.classify(
+            all_texts, top_k=top_k, unknown_chars=unknown_chars, replace_with=replace_with
+        )
+        seconds = time.perf_counter() - started
+        out = sys.stdout
+        for text, labels in zip(all_texts, predictions, strict=True):
+            if as_json:
+                record = {"text": text, "labels": [[label, p] for label, p in labels]}
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            else:
+                ranked = "  ".join(f"{label} {p:.3f}" for label, p in labels)
+                out.write(f"{ranked}\t{text}\n")
+        out.flush()
+        rate = len(all_texts) / seconds if seconds > 0 else 0.0
+        logging.getLogger("charnn").info(
+            "classified %d text(s) in %.2fs (%s examples/s)",
+            len(all_texts),
+            seconds,
+            f"{rate:,.0f}",
+        )
 
 
 @app.command(epilog="Examples:  charnn info runs/default  |  charnn info runs/x --json")

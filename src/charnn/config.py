@@ -29,7 +29,11 @@ import yaml
 from charnn.errors import ConfigError
 from charnn.errors import key as named
 
+TASKS = ("lm", "classify")
 CELLS = ("lstm", "gru", "rnn")
+POOLINGS = ("last", "mean", "max")
+OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
+CLASS_WEIGHTS = ("none", "balanced")
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("fp32", "bf16")
 TOKENIZERS = ("chars", "bytes")
@@ -50,7 +54,10 @@ class DataConfig:
     """Where the text comes from and how it is split."""
 
     path: str | None = None
-    """A local text file. When set, it is used and `source` is ignored."""
+    """A local text file. When set, it is used and `source` is ignored. For `task: classify`,
+    labelled examples: a `.tsv` file (`label<TAB>text` a line), a `.jsonl` file (`"text"` and
+    `"label"` a line), a directory of `<label>.txt` files (one example a line) or a directory
+    of `<label>/` folders (one example a file)."""
     encoding: str = "utf-8"
     """The encoding of `path`, e.g. `latin-1` or `utf-16`."""
     errors: str = "strict"
@@ -62,9 +69,21 @@ class DataConfig:
     source: str = "pydoc-topics"
     """A named corpus: `pydoc-topics` (offline, ships with Python) or `tinyshakespeare`."""
     val_fraction: float = 0.1
-    """The last fraction of the corpus, held out for validation (nanoGPT's split)."""
+    """The last fraction of the corpus, held out for validation (nanoGPT's split). For
+    `task: classify`, that fraction of each label's examples, drawn by `train.seed`."""
     test_fraction: float = 0.0
-    """A fraction just before the validation part, held out for `charnn eval --split test`."""
+    """A fraction just before the validation part, held out for `charnn eval --split test`
+    (for `task: classify`, of each label's examples)."""
+    val_path: str | None = None
+    """`task: classify`: labelled validation examples in a file of their own (any format of
+    `path`); `val_fraction` is then not used."""
+    test_path: str | None = None
+    """`task: classify`: labelled test examples in a file of their own; `test_fraction` is then
+    not used."""
+    max_length: int | None = None
+    """`task: classify`: keep only the first `max_length` characters of each example (null: no
+    limit). A batch holds B x (its longest example) positions, so one very long example costs
+    memory and time for its whole batch."""
 
     def __post_init__(self) -> None:
         _require(
@@ -81,6 +100,10 @@ class DataConfig:
             f"got {self.val_fraction} + {self.test_fraction}",
         )
         _require(self.path != "", "data.path is empty; give a text file or leave it unset")
+        for name in ("val_path", "test_path"):
+            _require(getattr(self, name) != "", f"data.{name} is empty; give a file or leave it")
+        if self.max_length is not None:
+            _require(self.max_length > 0, f"data.max_length must be > 0; got {self.max_length}")
         _require(is_known_encoding(self.encoding), unknown_encoding(self.encoding, "data.encoding"))
         _one_of("data.errors", self.errors, DECODE_ERRORS)
         _one_of("data.tokenizer", self.tokenizer, TOKENIZERS)
@@ -112,6 +135,14 @@ class ModelConfig:
     """Size of each character's learned embedding, the first layer's input."""
     dropout: float = 0.0
     """Dropout between recurrent layers and before the head; 0 turns it off."""
+    pooling: str = "last"
+    """`task: classify`: how the outputs over a sequence become one vector: `last` (the state
+    after the last character; with `bidirectional`, the backward direction's after the
+    first), `mean` or `max` over the positions."""
+    bidirectional: bool = False
+    """`task: classify`: also read each sequence backwards and join both directions' outputs.
+    Refused for `task: lm`, where the backward direction would read the characters it is
+    asked to predict."""
 
     def __post_init__(self) -> None:
         _one_of("model.cell", self.cell, CELLS)
@@ -119,20 +150,27 @@ class ModelConfig:
             value = getattr(self, key)
             _require(value > 0, f"model.{key} must be > 0; got {value}")
         _require(0.0 <= self.dropout < 1.0, f"model.dropout must be in [0, 1); got {self.dropout}")
+        _one_of("model.pooling", self.pooling, POOLINGS)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TrainConfig:
-    """The optimisation: batches, AdamW, clipping, schedule, stopping, evaluation."""
+    """The optimisation: batches, optimizer, clipping, schedule, stopping, evaluation."""
 
     batch_size: int = 32
-    """Number of contiguous streams the training text is cut into (rows of a batch)."""
+    """Number of contiguous streams the training text is cut into (rows of a batch); for
+    `task: classify`, examples in a batch."""
     seq_len: int = 64
     """Characters per truncated-BPTT window."""
     lr: float = 2e-3
-    """Peak learning rate of AdamW."""
+    """Peak learning rate."""
+    optimizer: str = "adamw"
+    """`adamw`, `adam`, `sgd` or `rmsprop`."""
+    momentum: float = 0.0
+    """Momentum of `sgd` and `rmsprop` (the Adam optimizers keep their own)."""
     weight_decay: float = 0.0
-    """AdamW's decoupled weight decay, on matrices only (never biases)."""
+    """Weight decay on matrices only (never biases): decoupled for `adamw`, added to the
+    gradient (L2) for the others."""
     grad_clip: float = 1.0
     """Maximum global gradient norm; 0 turns clipping off."""
     schedule: str = "cosine"
@@ -145,6 +183,15 @@ class TrainConfig:
     """Stop after this many optimizer steps (null: no step limit)."""
     max_time: float | None = None
     """Stop after this many seconds of training (null: no time limit)."""
+    max_epochs: float | None = None
+    """Stop after this many passes over the training split (null: no epoch limit). The run
+    stops at whichever of max_steps, max_time and max_epochs comes first."""
+    early_stopping_patience: int | None = None
+    """Stop after this many evaluations in a row without a better validation score (loss for
+    `task: lm`, accuracy for `task: classify`); best.pt keeps the best (null: never)."""
+    class_weights: str = "none"
+    """`task: classify`: `none`, or `balanced` (each class's loss weighted by
+    examples / (classes x its examples), so rare classes count as much as common ones)."""
     eval_every: int = 500
     """Steps between evaluations of the validation split (and checkpoints)."""
     eval_chars: int | None = 2_000_000
@@ -190,9 +237,23 @@ class TrainConfig:
             f"train.min_lr_ratio must be in [0, 1]; got {self.min_lr_ratio}",
         )
         _require(
-            self.max_steps is not None or self.max_time is not None,
-            "set train.max_steps or train.max_time (or both); with neither, training never stops",
+            self.max_steps is not None or self.max_time is not None or self.max_epochs is not None,
+            "set train.max_steps, train.max_time or train.max_epochs; with none, training never "
+            "stops",
         )
+        if self.max_epochs is not None:
+            _require(self.max_epochs > 0, f"train.max_epochs must be > 0; got {self.max_epochs}")
+        if self.early_stopping_patience is not None:
+            _require(
+                self.early_stopping_patience > 0,
+                "train.early_stopping_patience must be > 0 (null: never stop early); "
+                f"got {self.early_stopping_patience}",
+            )
+        _one_of("train.optimizer", self.optimizer, OPTIMIZERS)
+        _require(
+            0.0 <= self.momentum < 1.0, f"train.momentum must be in [0, 1); got {self.momentum}"
+        )
+        _one_of("train.class_weights", self.class_weights, CLASS_WEIGHTS)
         if self.max_steps is not None:
             _require(self.max_steps > 0, f"train.max_steps must be > 0; got {self.max_steps}")
         if self.max_time is not None:
@@ -214,6 +275,8 @@ class TrainConfig:
 class RunConfig:
     """Everything one training run needs; stored in the run directory and in every checkpoint."""
 
+    task: str = "lm"
+    """`lm` (predict the next character) or `classify` (one label for each whole example)."""
     data: DataConfig = field(default_factory=DataConfig)
     """Where the text comes from and how it is split."""
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -228,6 +291,28 @@ class RunConfig:
     def __post_init__(self) -> None:
         _require(self.out_dir != "", "out_dir is empty; name a run directory")
         _require(self.device != "", "device is empty; use auto, cpu, cuda, cuda:N or mps")
+        _one_of("task", self.task, TASKS)
+        if self.task == "lm":
+            _require(
+                not self.model.bidirectional,
+                "model.bidirectional is for task: classify; a language model reading backwards "
+                "would see the characters it is asked to predict; set model.bidirectional=false",
+            )
+            defaults = (DataConfig(), ModelConfig(), TrainConfig())
+            for section, name in (
+                ("data", "val_path"),
+                ("data", "test_path"),
+                ("data", "max_length"),
+                ("model", "pooling"),
+                ("train", "class_weights"),
+            ):
+                value = getattr(getattr(self, section), name)
+                default = getattr(defaults[("data", "model", "train").index(section)], name)
+                _require(
+                    value == default,
+                    f"{section}.{name} applies to task: classify only; drop it, or set "
+                    "task=classify",
+                )
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,7 +382,9 @@ FAMILIAR_NAMES = {
     "bptt": "train.seq_len",
     "block_size": "train.seq_len",
     "max_iters": "train.max_steps",
-    "max_epochs": "train.max_steps",
+    "max_epochs": "train.max_epochs",
+    "epochs": "train.max_epochs",
+    "patience": "train.early_stopping_patience",
     "eval_interval": "train.eval_every",
     "clip": "train.grad_clip",
     "checkpoint_dir": "out_dir",

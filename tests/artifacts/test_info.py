@@ -24,6 +24,8 @@ def test_info_reports_the_run(trained_run: Path) -> None:
         "hidden_size": 64,
         "embedding_dim": 16,
         "dropout": 0.0,
+        "bidirectional": False,
+        "pooling": None,
         "parameters": facts["model"]["parameters"],
     }
     assert facts["model"]["parameters"] > 0 and facts["vocab_size"] > 20

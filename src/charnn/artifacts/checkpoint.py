@@ -16,13 +16,14 @@ import pickle
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
 from charnn.config import RunConfig, config_from_dict, config_to_dict
 from charnn.data.vocab import CharVocab
 from charnn.errors import CharnnError, CheckpointError, DataError, key
+from charnn.model.classifier import CharClassifier
 from charnn.model.network import CharRNN
 from charnn.platform.atomic import atomic_write
 from charnn.platform.digest import content_sha256
@@ -32,6 +33,7 @@ FORMAT_NAME = "charnn-checkpoint"
 FORMAT_VERSION = 2
 CHECKSUM_KEY = "checksum"
 BEST_NAME = "best.pt"
+ModelType = TypeVar("ModelType", CharRNN, CharClassifier)
 LAST_NAME = "last.pt"
 
 
@@ -62,7 +64,13 @@ class Checkpoint:
     """In a run of several processes (torchrun), the RNG state of each, in rank order; `rng`
     is then rank 0's. Empty for a one-process run."""
     corpus: dict[str, Any] = field(default_factory=dict)
-    """`name`, `chars` and `sha256` of the corpus the run trained on."""
+    """`name`, `chars` (or `examples`) and `sha256` of the corpus the run trained on."""
+    labels: list[str] = field(default_factory=list)
+    """`task: classify`: the labels, class i being labels[i]. Empty for `task: lm`."""
+    best_score: float | None = None
+    """The best validation score so far (higher is better: -loss, or accuracy)."""
+    evals_since_best: int = 0
+    """Evaluations in a row since the score last improved (train.early_stopping_patience)."""
     device: str = "cpu"
     """The device it was trained on."""
     versions: dict[str, str] = field(default_factory=dict)
@@ -86,6 +94,9 @@ class Checkpoint:
             "rng": self.rng,
             "rank_rngs": self.rank_rngs,
             "corpus": self.corpus,
+            "labels": self.labels,
+            "best_score": self.best_score,
+            "evals_since_best": self.evals_since_best,
             "device": self.device,
         }
 
@@ -97,9 +108,35 @@ class Checkpoint:
         if vocab != self.vocab:  # the hash decides when present; this covers files without it
             raise DataError(f"the corpus {name} no longer has the run's vocabulary; {fix}")
 
+    @property
+    def classifies(self) -> bool:
+        return self.config.task == "classify"
+
     def build_model(self, device: torch.device | str = "cpu") -> CharRNN:
-        """The model with these weights, in eval mode, on `device`."""
-        model = CharRNN(self.config.model, len(self.vocab))
+        """The language model with these weights, in eval mode, on `device`."""
+        if self.classifies:
+            raise CheckpointError(
+                "this run classifies texts (task: classify) and does not generate or score "
+                "text; classify with charnn predict (Python: classify())"
+            )
+        return self._loaded(CharRNN(self.config.model, len(self.vocab)), device)
+
+    def build_classifier(self, device: torch.device | str = "cpu") -> CharClassifier:
+        """The classifier with these weights, in eval mode, on `device`."""
+        if not self.classifies:
+            raise CheckpointError(
+                "this run is a language model (task: lm) and has no labels to predict; "
+                "generate with charnn sample or score with charnn eval (Python: generate(), "
+                "score())"
+            )
+        model = CharClassifier(self.config.model, len(self.vocab), len(self.labels))
+        return self._loaded(model, device)
+
+    def build_network(self, device: torch.device | str = "cpu") -> CharRNN | CharClassifier:
+        """The run's network, whichever task it has."""
+        return self.build_classifier(device) if self.classifies else self.build_model(device)
+
+    def _loaded(self, model: ModelType, device: torch.device | str) -> ModelType:
         try:
             model.load_state_dict(self.model_state)
         except RuntimeError as error:
@@ -213,6 +250,9 @@ def load_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> 
             rng=dict(data.get("rng") or {}),
             rank_rngs=[dict(state) for state in data.get("rank_rngs") or []],
             corpus=dict(data.get("corpus") or {}),
+            labels=[str(label) for label in data.get("labels") or []],
+            best_score=_optional_float(data.get("best_score")),
+            evals_since_best=int(data.get("evals_since_best", 0)),
             device=str(data.get("device", "cpu")),
             versions=dict(data.get("versions") or {}),
         )

@@ -8,6 +8,7 @@ from typing import Any
 from charnn.artifacts.checkpoint import LAST_NAME, checkpoint_path, load_checkpoint
 from charnn.artifacts.metrics import bits_per_char
 from charnn.model.cells import CELLS
+from charnn.model.classifier import CharClassifier
 from charnn.model.network import CharRNN, count_parameters
 
 
@@ -16,13 +17,20 @@ def run_info(run: Path) -> dict[str, Any]:
     path = checkpoint_path(run, prefer=LAST_NAME)
     checkpoint = load_checkpoint(path, map_location="cpu")
     model = checkpoint.config.model
-    parameters = count_parameters(CharRNN(model, len(checkpoint.vocab)))
+    network = (
+        CharClassifier(model, len(checkpoint.vocab), len(checkpoint.labels))
+        if checkpoint.classifies
+        else CharRNN(model, len(checkpoint.vocab))
+    )
     versions = checkpoint.versions
     return {
         "checkpoint": str(path),
+        "task": checkpoint.config.task,
+        "labels": checkpoint.labels,
         "corpus": {
             "name": checkpoint.corpus.get("name"),
             "chars": checkpoint.corpus.get("chars"),
+            "examples": checkpoint.corpus.get("examples"),
             "sha256": checkpoint.corpus.get("sha256"),
         },
         "tokenizer": checkpoint.vocab.tokenizer,
@@ -33,10 +41,13 @@ def run_info(run: Path) -> dict[str, Any]:
             "hidden_size": model.hidden_size,
             "embedding_dim": model.embedding_dim,
             "dropout": model.dropout,
-            "parameters": parameters,
+            "bidirectional": model.bidirectional,
+            "pooling": model.pooling if checkpoint.classifies else None,
+            "parameters": count_parameters(network),
         },
         "steps": checkpoint.step,
         "best_val_loss": checkpoint.best_val_loss,
+        "best_val_accuracy": checkpoint.best_score if checkpoint.classifies else None,
         "last_val_loss": checkpoint.val_loss,
         "wall_time_s": checkpoint.elapsed_s,
         "skipped_steps": checkpoint.skipped_steps,
@@ -49,10 +60,18 @@ def format_info(info: dict[str, Any]) -> str:
     """The same facts, as aligned lines for a terminal."""
     model, corpus = info["model"], info["corpus"]
     shape = f"{CELLS[model['cell']].title} {model['num_layers']}x{model['hidden_size']}"
-    chars = f"{corpus['chars']:,} {'bytes' if info['tokenizer'] == 'bytes' else 'chars'}"
+    if model.get("bidirectional"):
+        shape = f"bidirectional {shape}"
+    classifies = info.get("task") == "classify"
+    if classifies:
+        size = f"{corpus['examples']:,} training examples" if corpus.get("examples") else ""
+        shape += f", {model['pooling']} pooling"
+    else:
+        size = f"{corpus['chars']:,} {'bytes' if info['tokenizer'] == 'bytes' else 'chars'}"
     rows = [
         ("checkpoint", info["checkpoint"]),
-        ("corpus", f"{corpus['name']} ({chars})" if corpus["chars"] else str(corpus["name"])),
+        ("task", "classify" if classifies else "lm (next character)"),
+        ("corpus", f"{corpus['name']} ({size})" if size else str(corpus["name"])),
         ("vocabulary", f"{info['vocab_size']:,} symbols ({info['tokenizer']})"),
         (
             "model",
@@ -60,8 +79,25 @@ def format_info(info: dict[str, Any]) -> str:
             f"{model['parameters']:,} parameters",
         ),
         ("steps", f"{info['steps']:,}" + _skipped(info["skipped_steps"])),
-        ("best val loss", _loss(info["best_val_loss"])),
-        ("last val loss", _loss(info["last_val_loss"])),
+    ]
+    if classifies:
+        labels = info["labels"]
+        shown = ", ".join(labels[:10]) + (
+            f", ... ({len(labels)} in all)" if len(labels) > 10 else ""
+        )
+        accuracy = info["best_val_accuracy"]
+        rows += [
+            ("labels", shown),
+            ("best val accuracy", "not evaluated" if accuracy is None else f"{accuracy:.4f}"),
+            ("best val loss", _loss(info["best_val_loss"], per="")),
+            ("last val loss", _loss(info["last_val_loss"], per="")),
+        ]
+    else:
+        rows += [
+            ("best val loss", _loss(info["best_val_loss"])),
+            ("last val loss", _loss(info["last_val_loss"])),
+        ]
+    rows += [
         ("wall time", f"{info['wall_time_s']:,.1f} s of training"),
         ("trained on", info["device"]),
         ("versions", f"charnn {info['versions']['charnn']}, torch {info['versions']['torch']}"),
@@ -70,9 +106,11 @@ def format_info(info: dict[str, Any]) -> str:
     return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
 
 
-def _loss(value: float | None) -> str:
+def _loss(value: float | None, *, per: str = "/char") -> str:
     if value is None:
         return "not evaluated"
+    if not per:
+        return f"{value:.4f} nats"
     return f"{value:.4f} nats/char ({bits_per_char(value):.3f} bits/char)"
 
 

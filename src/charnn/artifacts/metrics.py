@@ -17,11 +17,15 @@ METRIC_KEYS = (
     "lr",
     "grad_norm",
     "chars_per_s",
+    "examples_per_s",
+    "val_accuracy",
+    "val_macro_f1",
     "elapsed_s",
     "skipped_steps",
 )
 """`skipped_steps`: steps skipped so far in the run because their loss or gradient norm was not
-finite (their optimizer update was not applied)."""
+finite (their optimizer update was not applied). `examples_per_s`, `val_accuracy` and
+`val_macro_f1` are for `task: classify` (null for `task: lm`, as `chars_per_s` is there)."""
 
 
 def bits_per_char(loss_nats: float) -> float:

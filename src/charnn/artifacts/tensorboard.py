@@ -19,8 +19,13 @@ SCALARS = {
         "lr": "train/lr",
         "grad_norm": "train/grad_norm",
         "chars_per_s": "train/chars_per_s",
+        "examples_per_s": "train/examples_per_s",
     },
-    "eval": {"val_loss": "val/loss"},
+    "eval": {
+        "val_loss": "val/loss",
+        "val_accuracy": "val/accuracy",
+        "val_macro_f1": "val/macro_f1",
+    },
 }
 """metrics.jsonl event -> {record key: TensorBoard tag}."""
 

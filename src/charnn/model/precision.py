@@ -14,6 +14,7 @@ import logging
 
 import torch
 
+from charnn.model.classifier import CharClassifier
 from charnn.model.network import CharRNN
 from charnn.platform.compat import cpu_has_native_bf16
 
@@ -46,7 +47,7 @@ def warn_unused_precision(device: torch.device, precision: str) -> None:
 
 
 def recurrent_dtype(
-    model: CharRNN, autocast: contextlib.AbstractContextManager[object]
+    model: CharRNN | CharClassifier, autocast: contextlib.AbstractContextManager[object]
 ) -> torch.dtype:
     """The dtype of the model's recurrent core's output under `autocast` (for cuDNN's RNNs,
     the dtype they compute in), found by running it on two zero characters (in eval mode, so
@@ -59,18 +60,19 @@ def recurrent_dtype(
     small gradients underflow, so the trainer asks once per run rather than trusting either.
     """
     probe = torch.zeros(1, 2, model.config.embedding_dim, device=model.head.weight.device)
-    was_training = model.rnn.training
-    model.rnn.eval()
+    core = model.rnn if isinstance(model, CharRNN) else model.first_core
+    was_training = core.training
+    core.eval()
     try:
         with torch.no_grad(), autocast:
-            output, _ = model.rnn(probe)  # (1, 2, H)
+            output, _ = core(probe)  # (1, 2, H)
     finally:
-        model.rnn.train(was_training)
+        core.train(was_training)
     return output.dtype
 
 
 def keep_recurrence_out_of_float16(
-    model: CharRNN, autocast_context: contextlib.AbstractContextManager[object]
+    model: CharRNN | CharClassifier, autocast_context: contextlib.AbstractContextManager[object]
 ) -> torch.dtype:
     """Make sure `autocast_context` (bfloat16) does not run the recurrent core in float16; the
     dtype the core's output has from now on.

@@ -59,6 +59,8 @@ class Checkpointer:
             optimizer_state=optimizer.state_dict(),
             step=state.step,
             best_val_loss=state.best_val_loss,
+            best_score=state.best_score,
+            evals_since_best=state.evals_since_best,
             val_loss=val_loss,
             elapsed_s=state.elapsed_s,
             skipped_steps=state.skipped_steps,
@@ -102,7 +104,17 @@ class Checkpointer:
             step=checkpoint.step,
             elapsed_s=checkpoint.elapsed_s,
             best_val_loss=checkpoint.best_val_loss,
+            best_score=_best_score(checkpoint),
+            evals_since_best=checkpoint.evals_since_best,
             hidden=hidden,
             skipped_steps=checkpoint.skipped_steps,
             consecutive_skips=checkpoint.consecutive_skips,
         )
+
+
+def _best_score(checkpoint: Checkpoint) -> float | None:
+    """The stored best score; a language model's checkpoint from before scores were stored
+    kept only its best loss, whose score is -loss."""
+    if checkpoint.best_score is not None or checkpoint.classifies:
+        return checkpoint.best_score
+    return None if checkpoint.best_val_loss is None else -checkpoint.best_val_loss

@@ -1,8 +1,10 @@
-"""Training: truncated BPTT over contiguous streams, AdamW, clipping, schedule, evals, checkpoints.
+"""Training, for either task: steps, clipping, schedule, evaluations, checkpoints, stopping.
 
 `train()` claims the run directory, builds a `Run` (the task's data, the model, the optimizer,
-restored when resuming), then `Run.train()` steps until train.max_steps or train.max_time,
-evaluating and checkpointing every `train.eval_every` steps and once more at the end. The pieces
+restored when resuming), then `Run.train()` steps until train.max_steps, train.max_time or
+train.max_epochs, evaluating and checkpointing every `train.eval_every` steps and once more at
+the end; with train.early_stopping_patience, it also stops after that many evaluations without
+a better validation score. best.pt holds the best-scoring weights. The pieces
 own their parts: the task (training/task.py) its batches, objective and evaluation; the
 checkpointer saving and restoring; the clock elapsed time; the reporter the log lines and
 metrics.jsonl; the world what the processes of a torchrun run share.
@@ -25,9 +27,9 @@ from charnn.artifacts.checkpoint import BEST_NAME, LAST_NAME, Checkpoint, NonFin
 from charnn.artifacts.metrics import MetricsLog
 from charnn.artifacts.run_dir import CONFIG_NAME, METRICS_NAME, start_run, training_lock
 from charnn.artifacts.tensorboard import TensorBoardMirror
-from charnn.config import RunConfig, TrainConfig, config_to_yaml
+from charnn.config import RunConfig, config_to_yaml
 from charnn.errors import TrainingDiverged, key
-from charnn.model.network import CharRNN, count_parameters
+from charnn.model.network import count_parameters
 from charnn.model.precision import (
     AUTOCAST_DEVICES,
     autocast,
@@ -38,6 +40,7 @@ from charnn.platform.allocator import tune_malloc
 from charnn.platform.compile import compile_model, compiled_training
 from charnn.platform.device import configure_backends, resolve_device, seed_everything
 from charnn.training.checkpointer import Checkpointer
+from charnn.training.classification import ClassificationTask
 from charnn.training.clock import Clock
 from charnn.training.progress import Progress
 from charnn.training.report import Reporter
@@ -45,7 +48,7 @@ from charnn.training.schedule import lr_at
 from charnn.training.signals import interrupted, out_of_memory_is_a_user_error, stop_on_signals
 from charnn.training.state import TrainState, TrainSummary
 from charnn.training.step import StepResult, build_optimizer, train_step
-from charnn.training.task import LanguageModelTask, Task
+from charnn.training.task import Evaluation, LanguageModelTask, Task
 from charnn.training.world import World, join_world, leave_world, rank_device
 
 __all__ = ["Run", "TrainSummary", "train"]
@@ -82,7 +85,13 @@ def train(
         leave_world(world, finished=finished)
 
 
-STOP_REASONS = ("", "max_steps", "max_time")
+STOP_REASONS = ("", "max_steps", "max_time", "max_epochs", "early_stopping")
+
+
+def build_task(config: RunConfig, world: World, device: torch.device) -> Task:
+    if config.task == "classify":
+        return ClassificationTask(config, world, device)
+    return LanguageModelTask(config, world, device)
 
 
 class Run:
@@ -98,12 +107,12 @@ class Run:
     ) -> None:
         train = config.train
         self.config, self.run_dir, self.device, self.world = config, run_dir, device, world
-        self.task: Task = LanguageModelTask(config, world, device)
+        self.task = build_task(config, world, device)
         if resume_from is not None:
             self.task.check_resume(resume_from)
 
         seed_everything(train.seed)
-        self.model = CharRNN(config.model, self.task.vocab_size).to(device)
+        self.model = self.task.build_model(config.model).to(device)
         if train.precision == "bf16" and device.type in AUTOCAST_DEVICES:
             keep_recurrence_out_of_float16(self.model, autocast(device, train.precision))
         world.seed_ranks(train.seed)  # dropout differs between the ranks' shares
@@ -128,6 +137,9 @@ class Run:
         self.last_val_loss = resume_from.val_loss if resume_from is not None else None
         self.last_eval_step = self.state.step if self.last_val_loss is not None else -1
         self.lr = 0.0
+        patience = train.early_stopping_patience
+        self.stop_early = patience is not None and self.state.evals_since_best >= patience
+        self.best_metrics: dict[str, float] = {}
 
     def train(self) -> TrainSummary:
         config, state = self.config, self.state
@@ -135,7 +147,7 @@ class Run:
         with (
             stop_on_signals() as stop_signal,
             Progress(
-                total_steps=config.train.max_steps,
+                total_steps=self.step_limit(),
                 initial_step=state.step,
                 shown=self.world.is_main,
             ) as progress,
@@ -163,6 +175,8 @@ class Run:
             stopped_by, signal_number = self.agree_on_stopping(stop_signal)
             if stopped_by:
                 return stopped_by
+            if self.stop_early:
+                return "early_stopping"
             if signal_number:
                 self.save(LAST_NAME, val_loss=None)
                 raise interrupted(signal_number, state.step, self.run_dir / LAST_NAME)
@@ -170,7 +184,7 @@ class Run:
             batch = self.task.batch(state.step)
             if batch.restarts:
                 state.hidden = None  # every stream jumps back to its start
-            self.lr = lr_at(state.step, state.elapsed_s, train)
+            self.lr = lr_at(state.step, state.elapsed_s, train, epoch_steps=self.epoch_steps())
             for group in self.optimizer.param_groups:
                 group["lr"] = self.lr
             result = train_step(
@@ -198,7 +212,7 @@ class Run:
         none). Rank 0's clock and signals decide for every rank."""
         state = self.state
         state.elapsed_s = self.clock.elapsed()
-        limit = STOP_REASONS.index(_limit_reached(state, self.config.train))
+        limit = STOP_REASONS.index(self.limit_reached())
         signal_number = stop_signal[0] if stop_signal else 0
         agreed = self.world.from_main([state.elapsed_s, limit, signal_number])
         state.elapsed_s = agreed[0]
@@ -250,20 +264,43 @@ class Run:
     def evaluate_and_save(self) -> None:
         state, world = self.state, self.world
         # Rank 0 scores the weights (the same on every rank) and tells the others.
-        val_loss, seconds = 0.0, 0.0
+        evaluation = Evaluation(loss=0.0, seconds=0.0, score=0.0)
         if world.is_main:
             evaluation = self.task.evaluate(self.model)
-            val_loss, seconds = evaluation.loss, evaluation.seconds
-        val_loss, seconds = world.from_main([val_loss, seconds])
+        val_loss, seconds, score = world.from_main(
+            [evaluation.loss, evaluation.seconds, evaluation.score]
+        )
+        # Equal scores (the same accuracy, say) are told apart by the loss.
         improved = math.isfinite(val_loss) and (
-            state.best_val_loss is None or val_loss < state.best_val_loss
+            state.best_score is None
+            or score > state.best_score
+            or (
+                score == state.best_score
+                and state.best_val_loss is not None
+                and val_loss < state.best_val_loss
+            )
         )
         if improved:
-            state.best_val_loss = val_loss
+            state.best_val_loss, state.best_score, state.evals_since_best = val_loss, score, 0
+            self.best_metrics = evaluation.metrics
             self.save(BEST_NAME, val_loss=val_loss)
+        else:
+            state.evals_since_best += 1
+        patience = self.config.train.early_stopping_patience
+        self.stop_early = patience is not None and state.evals_since_best >= patience
         self.save(LAST_NAME, val_loss=val_loss)
         self.last_val_loss, self.last_eval_step = val_loss, state.step
-        self.reporter.evaluated(state, val_loss, seconds=seconds, improved=improved)
+        self.reporter.evaluated(
+            state, val_loss, seconds=seconds, improved=improved, metrics=evaluation.metrics
+        )
+        if self.stop_early:
+            logger.info(
+                "stopping early: %d evaluations without a better %s (train.early_stopping_"
+                "patience=%d); best.pt holds the best weights",
+                state.evals_since_best,
+                self.task.score_name,
+                patience,
+            )
 
     def save(self, name: str, *, val_loss: float | None) -> None:
         """Write a checkpoint (every rank calls this; rank 0 writes, with all ranks' state)."""
@@ -309,15 +346,34 @@ class Run:
             last_val_loss=self.last_val_loss,
             stopped_by=stopped_by,
             chars_per_s=units / state.elapsed_s if state.elapsed_s > 0 else 0.0,
+            unit=self.task.unit,
+            best_metrics=self.best_metrics,
         )
 
+    def epoch_steps(self) -> int | None:
+        """train.max_epochs in steps (None: no epoch limit)."""
+        epochs = self.config.train.max_epochs
+        return None if epochs is None else max(1, round(epochs * self.task.steps_per_epoch))
 
-def _limit_reached(state: TrainState, config: TrainConfig) -> str:
-    if config.max_steps is not None and state.step >= config.max_steps:
-        return "max_steps"
-    if config.max_time is not None and state.elapsed_s >= config.max_time:
-        return "max_time"
-    return ""
+    def step_limit(self) -> int | None:
+        """The step the run ends at, when a step or epoch limit fixes it."""
+        limits = [
+            limit
+            for limit in (self.config.train.max_steps, self.epoch_steps())
+            if limit is not None
+        ]
+        return min(limits) if limits else None
+
+    def limit_reached(self) -> str:
+        state, train = self.state, self.config.train
+        if train.max_steps is not None and state.step >= train.max_steps:
+            return "max_steps"
+        epoch_steps = self.epoch_steps()
+        if epoch_steps is not None and state.step >= epoch_steps:
+            return "max_epochs"
+        if train.max_time is not None and state.elapsed_s >= train.max_time:
+            return "max_time"
+        return ""
 
 
 def _config_header(config: RunConfig) -> str:

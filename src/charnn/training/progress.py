@@ -41,10 +41,12 @@ class Progress:
         if self._bar is not None:
             self._bar.update(1)
 
-    def report(self, line: str, *, loss: float, lr: float, chars_per_s: float) -> None:
+    def report(
+        self, line: str, *, loss: float, lr: float, per_s: float, unit: str = "chars"
+    ) -> None:
         """Periodic figures: shown on the bar, or logged as `line` when there is no bar."""
         if self._bar is not None:
-            self._bar.set_postfix_str(f"loss {loss:.4f} lr {lr:.2e} {chars_per_s:,.0f} chars/s")
+            self._bar.set_postfix_str(f"loss {loss:.4f} lr {lr:.2e} {per_s:,.0f} {unit}/s")
         elif self.shown:
             logger.info(line)
 

@@ -100,7 +100,7 @@ class Reporter:
             loss=loss,
             lr=lr,
             grad_norm=grad_norm,
-            chars_per_s=speed,
+            **{f"{self._unit}_per_s": speed},
             elapsed_s=elapsed_s,
             skipped_steps=state.skipped_steps,
         )
@@ -110,22 +110,38 @@ class Reporter:
             f"{speed:,.0f} {self._unit}/s | {elapsed_s:.0f}s{skipped}",
             loss=loss,
             lr=lr,
-            chars_per_s=speed,
+            per_s=speed,
+            unit=self._unit,
         )
 
     def evaluated(
-        self, state: TrainState, val_loss: float, *, seconds: float, improved: bool
+        self,
+        state: TrainState,
+        val_loss: float,
+        *,
+        seconds: float,
+        improved: bool,
+        metrics: dict[str, float] | None = None,
     ) -> None:
+        """An evaluation's record and line; `metrics`: the task's others (val_accuracy, ...)."""
         if not self._speaks:
             return
+        metrics = metrics or {}
         self._metrics.write(
             "eval",
             step=state.step,
             val_loss=val_loss,
             elapsed_s=state.elapsed_s,
             skipped_steps=state.skipped_steps,
+            **metrics,
         )
+        if "val_accuracy" in metrics:
+            scores = (
+                f"val loss {val_loss:.4f}, accuracy {metrics['val_accuracy']:.4f}, "
+                f"macro-F1 {metrics.get('val_macro_f1', math.nan):.4f}"
+            )
+        else:
+            scores = f"val loss {val_loss:.4f} ({bits_per_char(val_loss):.3f} bpc)"
         self._progress.note(
-            f"step {state.step}: val loss {val_loss:.4f} ({bits_per_char(val_loss):.3f} bpc)"
-            f"{', best so far' if improved else ''} [{seconds:.1f}s]"
+            f"step {state.step}: {scores}{', best so far' if improved else ''} [{seconds:.1f}s]"
         )

@@ -13,7 +13,15 @@ logger = logging.getLogger(__name__)
 
 # A resumed run must read the same text, in the same windows, with the same network; these
 # keys (and key prefixes) decide that, so they cannot change on resume.
-FROZEN_ON_RESUME = ("data.", "model.", "train.batch_size", "train.seq_len")
+FROZEN_ON_RESUME = (
+    "task",
+    "data.",
+    "model.",
+    "train.batch_size",
+    "train.seq_len",
+    "train.optimizer",
+    "train.class_weights",
+)
 
 
 def resume_config(config_file: Path | None, overrides: list[str]) -> tuple[RunConfig, Checkpoint]:
@@ -36,8 +44,9 @@ def resume_config(config_file: Path | None, overrides: list[str]) -> tuple[RunCo
     if frozen:
         old, new = changes[frozen[0]]
         raise ConfigError(
-            f"cannot resume with {frozen[0]} changed ({old!r} -> {new!r}): a run's data, model "
-            "and batch layout are fixed; drop that change, or start a new run in another "
+            f"cannot resume with {frozen[0]} changed ({old!r} -> {new!r}): a run's task, data, "
+            "model, batch layout and optimizer are fixed; drop that change, or start a new run "
+            "in another "
             f"{key('out_dir')}"
         )
     for name, (old, new) in sorted(changes.items()):

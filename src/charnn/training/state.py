@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from charnn.model.cells import Hidden
@@ -15,6 +15,10 @@ class TrainState:
     step: int = 0
     elapsed_s: float = 0.0
     best_val_loss: float | None = None
+    """The validation loss of the best checkpoint (best by `best_score`)."""
+    best_score: float | None = None
+    """The best validation score so far (higher is better: -loss, or accuracy)."""
+    evals_since_best: int = 0
     hidden: Hidden | None = None
     skipped_steps: int = 0
     consecutive_skips: int = 0
@@ -28,6 +32,9 @@ class TrainSummary:
     best_val_loss: float | None
     last_val_loss: float | None
     stopped_by: str
-    """`max_steps` or `max_time`."""
+    """`max_steps`, `max_time`, `max_epochs` or `early_stopping`."""
     chars_per_s: float
-    """Training characters over the whole wall time, evaluations included."""
+    """Training characters (or examples) over the whole wall time, evaluations included."""
+    unit: str = "chars"
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    """The task's other validation metrics of the best checkpoint (val_accuracy, ...)."""

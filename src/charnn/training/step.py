@@ -20,15 +20,23 @@ from charnn.training.world import SINGLE_PROCESS, World
 
 def build_optimizer(
     model: torch.nn.Module, config: TrainConfig, device: torch.device
-) -> torch.optim.AdamW:
-    """AdamW; weight decay applies to matrices (embedding, recurrent, head), never to biases."""
+) -> torch.optim.Optimizer:
+    """train.optimizer; weight decay applies to matrices (embedding, recurrent, head), never to
+    biases."""
     matrices = [p for p in model.parameters() if p.dim() >= 2]
     vectors = [p for p in model.parameters() if p.dim() < 2]
     groups = [
         {"params": matrices, "weight_decay": config.weight_decay},
         {"params": vectors, "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=config.lr, fused=device.type == "cuda")
+    fused = device.type == "cuda"  # one kernel for all parameters; the CPU has none for some
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.lr, fused=fused)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, fused=fused)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=config.lr, momentum=config.momentum)
+    return torch.optim.AdamW(groups, lr=config.lr, fused=fused)
 
 
 @dataclass

@@ -1,11 +1,11 @@
-"""What the training loop asks of a task, and the one task charnn has today: predicting the
-next character.
+"""What the training loop asks of a task, and the language-model task: predicting the next
+character. The other task, classifying whole texts, is in training/classification.py.
 
 The loop (training/loop.py) steps, clocks, reports, evaluates and checkpoints; it does not know
 what a batch holds or how a loss is computed. A task supplies that through `Task`: its batches,
 its objective (forward pass and loss), its evaluation, and what its checkpoints must carry to
-be used and resumed. A second task (sequence classification, say) is a second implementation of
-`Task`, not a fork of the loop.
+be used and resumed. Sequence classification is a second implementation of `Task`, not a fork
+of the loop.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ import torch
 import torch.nn.functional as F
 
 from charnn.artifacts.checkpoint import Checkpoint
-from charnn.config import RunConfig
+from charnn.config import ModelConfig, RunConfig
 from charnn.data.corpus import PreparedCorpus, prepare_corpus, split_ids
 from charnn.data.streams import TrainStreams
 from charnn.errors import key
 from charnn.inference.evaluator import evaluate
 from charnn.model.cells import Hidden
+from charnn.model.classifier import CharClassifier
 from charnn.model.network import CharRNN
 from charnn.training.world import World
 
@@ -33,6 +34,8 @@ class Batch:
     targets: torch.Tensor
     restarts: bool = False
     """The batch does not continue the previous one: a carried state must start over."""
+    lengths: torch.Tensor | None = None
+    """For texts of different lengths, right-padded in `inputs`: each row's length (B,)."""
 
 
 class Objective(Protocol):
@@ -67,6 +70,8 @@ class Evaluation:
     loss: float
     """The validation loss the run keeps its best checkpoint by (lower is better)."""
     seconds: float
+    score: float
+    """What early stopping and best.pt follow (higher is better): -loss, or accuracy."""
     metrics: dict[str, float] = field(default_factory=dict)
     """Anything else the task measured, for metrics.jsonl."""
 
@@ -78,6 +83,14 @@ class Task(Protocol):
     """What throughput counts (`chars`)."""
     units_per_step: int
     """How many `unit`s one step trains on, over every rank."""
+    steps_per_epoch: int
+    """Steps in one pass over the training split."""
+    score_name: str
+    """What `Evaluation.score` is, for messages: `val loss` or `val accuracy`."""
+
+    def build_model(self, config: ModelConfig) -> CharRNN | CharClassifier:
+        """The task's network, freshly initialised (on the CPU)."""
+        ...
 
     def batch(self, step: int) -> Batch:
         """This rank's batch for `step` (a pure function of the step, so resuming repeats it)."""
@@ -109,6 +122,7 @@ class LanguageModelTask:
 
     objective: Objective = NEXT_CHARACTER
     unit = "chars"
+    score_name = "val loss"
 
     def __init__(self, config: RunConfig, world: World, device: torch.device) -> None:
         # One process fills the token cache; the others then map what it wrote.
@@ -122,10 +136,14 @@ class LanguageModelTask:
         self.vocab_size = len(corpus.vocab)
         self.units_per_step = train.batch_size * train.seq_len  # the global batch
         self.train_chars = len(splits.train)
+        self.steps_per_epoch = streams.windows_per_epoch
         self._streams = streams.shard(world.rank, world.size).to(device)
         # Rank 0 scores the weights for every rank.
         val = splits.val[: train.eval_chars] if world.is_main else splits.val[:0]
         self._val_ids = val.to(device)
+
+    def build_model(self, config: ModelConfig) -> CharRNN:
+        return CharRNN(config, self.vocab_size)
 
     def batch(self, step: int) -> Batch:
         inputs, targets, epoch_starts = self._streams.window(step)
@@ -138,7 +156,7 @@ class LanguageModelTask:
         if not isinstance(model, CharRNN):
             raise TypeError(f"the language-model task scores a CharRNN, not {type(model)}")
         result = evaluate(model, self._val_ids)
-        return Evaluation(loss=result.loss, seconds=result.seconds)
+        return Evaluation(loss=result.loss, seconds=result.seconds, score=-result.loss)
 
     def checkpoint_fields(self) -> dict[str, Any]:
         corpus = self.corpus

@@ -19,6 +19,7 @@ import json
 import logging
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -86,8 +87,14 @@ class TanhRNNForExport(nn.Module):
             for layer in range(num_layers)
             for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         )
+        self.num_layers = num_layers
+        self.hidden_size = int(self.weights[1].shape[1])  # weight_hh_l0: (H, H)
 
-    def forward(self, inputs: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, inputs: torch.Tensor, h: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if h is None:  # as nn.RNN: zeros
+            h = inputs.new_zeros(self.num_layers, inputs.shape[0], self.hidden_size)
         return torch.ops.charnn.tanh_rnn(inputs, h, list(self.weights))
 
 
@@ -128,12 +135,40 @@ def _time_looping_rnn_kernels() -> Iterator[None]:
         yield
 
 
-INPUT_NAMES = ("ids", "h", "c")
-OUTPUT_NAMES = ("logits", "h_out", "c_out")
-FREE_AXES = {"ids": (0, 1), "h": (1,), "c": (1,)}  # batch and time; the states' batch
+@dataclass(frozen=True)
+class Interface:
+    """An exported graph's named inputs and outputs, and which input axes stay free."""
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    free_axes: dict[str, tuple[int, ...]]
+    """Per input, its axes of free size: `ids`'s batch (0) and time (1), the others' batch."""
+
+    def dynamic_shapes(self) -> tuple[dict[int, Any], ...]:
+        batch, time = torch.export.Dim("batch"), torch.export.Dim("time")
+        named = {0: batch, 1: time}
+        return tuple(
+            {axis: named[axis] if name == "ids" else batch for axis in self.free_axes[name]}
+            for name in self.inputs
+        )
 
 
-def interface_problem(proto: Any) -> str | None:
+LANGUAGE_MODEL = Interface(
+    inputs=("ids", "h", "c"),
+    outputs=("logits", "h_out", "c_out"),
+    free_axes={"ids": (0, 1), "h": (1,), "c": (1,)},
+)
+CLASSIFIER = Interface(
+    inputs=("ids", "lengths"), outputs=("logits",), free_axes={"ids": (0, 1), "lengths": (0,)}
+)
+INPUT_NAMES, OUTPUT_NAMES, FREE_AXES = (
+    LANGUAGE_MODEL.inputs,
+    LANGUAGE_MODEL.outputs,
+    LANGUAGE_MODEL.free_axes,
+)
+
+
+def interface_problem(proto: Any, interface: Interface = LANGUAGE_MODEL) -> str | None:
     """What keeps an exported graph from being the model charnn describes, or None.
 
     Where a torch version's exporter cannot keep to it, the file would still be written and
@@ -142,12 +177,12 @@ def interface_problem(proto: Any) -> str | None:
     """
     inputs = {item.name: item for item in proto.graph.input}
     outputs = [item.name for item in proto.graph.output]
-    if tuple(inputs) != INPUT_NAMES or tuple(outputs) != OUTPUT_NAMES:
+    if tuple(inputs) != interface.inputs or tuple(outputs) != interface.outputs:
         return (
             f"inputs {', '.join(inputs)} and outputs {', '.join(outputs)}, where charnn's "
-            f"are {', '.join(INPUT_NAMES)} and {', '.join(OUTPUT_NAMES)}"
+            f"are {', '.join(interface.inputs)} and {', '.join(interface.outputs)}"
         )
-    for name, axes in FREE_AXES.items():
+    for name, axes in interface.free_axes.items():
         dims = inputs[name].type.tensor_type.shape.dim
         fixed = [axis for axis in axes if not dims[axis].dim_param]
         if fixed:
@@ -157,19 +192,22 @@ def interface_problem(proto: Any) -> str | None:
 
 
 def onnx_bytes(
-    model: nn.Module, example: tuple[torch.Tensor, ...], description: dict[str, Any]
+    model: nn.Module,
+    example: tuple[torch.Tensor, ...],
+    description: dict[str, Any],
+    interface: Interface = LANGUAGE_MODEL,
 ) -> bytes:
-    """model(ids, h, c) -> (logits, h, c) as an ONNX file's bytes, batch and time left free,
-    with `description` as the metadata property `charnn.json`."""
-    batch, time = torch.export.Dim("batch"), torch.export.Dim("time")
+    """model(ids, h, c) -> (logits, h, c), or a classifier's (ids, lengths) -> logits, as an
+    ONNX file's bytes, batch and time left free, with `description` as the metadata property
+    `charnn.json`."""
     with torch.no_grad(), _quiet(), _time_looping_rnn_kernels():
         program = torch.onnx.export(
             model,
             example,
             dynamo=True,
-            input_names=list(INPUT_NAMES),
-            output_names=list(OUTPUT_NAMES),
-            dynamic_shapes=({0: batch, 1: time}, {1: batch}, {1: batch}),
+            input_names=list(interface.inputs),
+            output_names=list(interface.outputs),
+            dynamic_shapes=interface.dynamic_shapes(),
             opset_version=OPSET,
             custom_translation_table={torch.ops.charnn.tanh_rnn.default: _tanh_rnn_to_onnx},
             verbose=False,
@@ -177,7 +215,7 @@ def onnx_bytes(
     if program is None:  # only without dynamo=True; kept for the type checker
         raise RuntimeError("torch.onnx.export returned no program")
     proto = program.model_proto
-    problem = interface_problem(proto)
+    problem = interface_problem(proto, interface)
     if problem is not None:
         raise CharnnError(
             f"torch {torch.__version__} exported this model to ONNX with {problem}; ONNX "

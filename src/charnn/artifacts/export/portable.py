@@ -1,11 +1,15 @@
-"""The model both export formats trace: CharRNN with a fixed (ids, h, c) signature and only
-standard PyTorch modules inside (charnn's SimpleRNN becomes nn.RNN with the same weights)."""
+"""The models both export formats trace, with only standard PyTorch modules inside (charnn's
+SimpleRNN becomes nn.RNN with the same weights): CharRNN with a fixed (ids, h, c) signature, and
+CharClassifier as it is, (ids, lengths) -> logits."""
 
 from __future__ import annotations
+
+import copy
 
 import torch
 from torch import nn
 
+from charnn.model.classifier import CharClassifier
 from charnn.model.network import CharRNN
 
 
@@ -34,3 +38,30 @@ class Portable(nn.Module):
         else:
             output, h = self.rnn(embedded, h)
         return self.head(output), h, c  # (B, T, V)
+
+
+def portable_classifier(model: CharClassifier) -> CharClassifier:
+    """A copy of `model` whose recurrent cores are the cell's standard PyTorch module."""
+    portable = copy.deepcopy(model)
+    core = model.cell.portable_core
+
+    def standard(module: nn.Module, num_layers: int) -> nn.Module:
+        if type(module) is core:
+            return module
+        config = model.config
+        replacement = core(
+            module.input_size,
+            config.hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=config.dropout if num_layers > 1 else 0.0,
+        )
+        replacement.load_state_dict(module.state_dict())
+        return replacement
+
+    if portable.rnn is not None:
+        portable.rnn = standard(portable.rnn, model.config.num_layers)
+    for layers in (portable.forward_layers, portable.backward_layers):
+        for index, layer in enumerate(layers):
+            layers[index] = standard(layer, 1)
+    return portable.eval()

@@ -8,12 +8,11 @@ import warnings
 from typing import Any
 
 import torch
-
-from charnn.artifacts.export.portable import Portable
+from torch import nn
 
 
 def torchscript_bytes(
-    portable: Portable, example: tuple[torch.Tensor, ...], description: dict[str, Any]
+    portable: nn.Module, example: tuple[torch.Tensor, ...], description: dict[str, Any]
 ) -> bytes:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PyTorch marks TorchScript as deprecated; it still runs

@@ -11,6 +11,14 @@ Both formats compute one function,
   ids, h, c and logits, h_out, c_out; batch and sequence length are free). Writing it needs
   the optional `onnx` and `onnxscript` packages (`pip install 'charnn[onnx]'`).
 
+A classifier (`task: classify`) is exported as
+
+    logits = model(ids, lengths)
+    # ids (B, T) int64, each row right-padded (with any id, e.g. 0); lengths (B,) int64, each
+    # row's real length; logits (B, classes): labels[i] (in model.json) is class i.
+
+with ONNX inputs ids, lengths and output logits.
+
 `model.json` beside the model holds the vocabulary (`chars`: id i is chars[i]; or
 `tokenizer: bytes`, where id i is byte i) and the shapes above. The same JSON is also stored
 inside the model file (TorchScript: `torch.jit.load(path, _extra_files={"charnn.json": ""})`;
@@ -29,7 +37,7 @@ from typing import Any
 import torch
 
 from charnn.artifacts.checkpoint import Checkpoint
-from charnn.artifacts.export.portable import Portable
+from charnn.artifacts.export.portable import Portable, portable_classifier
 from charnn.artifacts.export.torchscript import torchscript_bytes
 from charnn.errors import CharnnError
 from charnn.model.cells import CELLS
@@ -54,6 +62,8 @@ def default_file_name(format: str) -> str:
 def export(checkpoint: Checkpoint, out: Path, *, format: str = "torchscript") -> list[Path]:
     """Write the exported model and its vocabulary; returns the files written."""
     default_file_name(format)  # an unknown format fails here, before any work
+    if checkpoint.classifies:
+        return _write(checkpoint, out, format, *_classifier(checkpoint, format))
     portable = Portable(checkpoint.build_model("cpu")).eval()
     config = checkpoint.config.model
     description = _description(checkpoint, format)
@@ -65,6 +75,40 @@ def export(checkpoint: Checkpoint, out: Path, *, format: str = "torchscript") ->
         data = _onnx_bytes(portable, example, description)
     else:
         data = torchscript_bytes(portable, example, description)
+    return _write(checkpoint, out, format, data, description)
+
+
+def _classifier(checkpoint: Checkpoint, format: str) -> tuple[bytes, dict[str, Any]]:
+    """A classify run's model file bytes and description."""
+    portable = portable_classifier(checkpoint.build_classifier("cpu"))
+    description = {
+        **_description(checkpoint, format),
+        "task": "classify",
+        "labels": checkpoint.labels,
+        "bidirectional": checkpoint.config.model.bidirectional,
+        "pooling": checkpoint.config.model.pooling,
+        "call": "logits = model(ids, lengths); ids (B, T) int64, rows right-padded; lengths "
+        "(B,) int64; logits (B, classes), class i being labels[i]",
+    }
+    # Sizes of at least 2 for batch and time: torch.export would fix a size-1 dimension.
+    example = (torch.zeros(2, 3, dtype=torch.long), torch.tensor([3, 2]))
+    if format != "onnx":
+        return torchscript_bytes(portable, example, description), description
+    _require_onnx()
+    from charnn.artifacts.export.onnx import CLASSIFIER, TanhRNNForExport, onnx_bytes
+
+    if CELLS[description["cell"]].onnx_translation_in_charnn:
+        if portable.rnn is not None:
+            portable.rnn = TanhRNNForExport(portable.rnn, description["num_layers"])
+        for layers in (portable.forward_layers, portable.backward_layers):
+            for index, layer in enumerate(layers):
+                layers[index] = TanhRNNForExport(layer, 1)
+    return onnx_bytes(portable, example, description, CLASSIFIER), description
+
+
+def _write(
+    checkpoint: Checkpoint, out: Path, format: str, data: bytes, description: dict[str, Any]
+) -> list[Path]:
     model_file, vocab_file = out, out.with_suffix(".json")
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(model_file) as file:
@@ -77,16 +121,20 @@ def export(checkpoint: Checkpoint, out: Path, *, format: str = "torchscript") ->
 def _onnx_bytes(
     portable: Portable, example: tuple[torch.Tensor, ...], description: dict[str, Any]
 ) -> bytes:
-    try:
-        import onnx  # noqa: F401  (torch.onnx needs both; check before it fails deep inside)
-        import onnxscript  # noqa: F401
-    except ImportError:
-        raise CharnnError(ONNX_MISSING) from None
+    _require_onnx()
     from charnn.artifacts.export.onnx import TanhRNNForExport, onnx_bytes
 
     if CELLS[description["cell"]].onnx_translation_in_charnn:
         portable.rnn = TanhRNNForExport(portable.rnn, description["num_layers"])
     return onnx_bytes(portable, example, description)
+
+
+def _require_onnx() -> None:
+    try:
+        import onnx  # noqa: F401  (torch.onnx needs both; check before it fails deep inside)
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise CharnnError(ONNX_MISSING) from None
 
 
 def _description(checkpoint: Checkpoint, format: str) -> dict[str, Any]:

@@ -1,0 +1,187 @@
+"""The classification task: one label for each whole text, as a second implementation of `Task`.
+
+Each epoch shuffles the training examples by (train.seed, epoch), then groups examples of
+similar length into batches so that padding stays small, and shuffles the order of the batches:
+
+    shuffled   [e7 e2 e9 e4 e1 e8 ...]     pools of BUCKET_POOL batches,
+    pool       sorted by length, cut into batches of train.batch_size,
+    batches    in a shuffled order.
+
+A step's batch is a pure function of the step, so a resumed run draws the very batches the
+first one would have.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from charnn.artifacts.checkpoint import Checkpoint
+from charnn.config import ModelConfig, RunConfig
+from charnn.data.labelled import LabelledSplits, label_counts, prepare_examples
+from charnn.data.vocab import CharVocab
+from charnn.errors import DataError, key
+from charnn.inference.classifier import encode_texts, pad_rows, score_examples
+from charnn.model.cells import Hidden
+from charnn.model.classifier import CharClassifier
+from charnn.training.task import Batch, Evaluation, Objective
+from charnn.training.world import World
+
+logger = logging.getLogger(__name__)
+
+BUCKET_POOL = 50
+"""Batches' worth of shuffled examples sorted by length together: more pads less, fewer keeps
+the batches' contents more random."""
+
+
+class WholeText:
+    """Cross-entropy of one label per text (optionally weighted by class); no state carries."""
+
+    def __init__(self, class_weights: torch.Tensor | None = None) -> None:
+        self.class_weights = class_weights
+
+    def forward(
+        self, model: torch.nn.Module, batch: Batch, state: Hidden | None
+    ) -> tuple[torch.Tensor, Hidden | None]:
+        return model(batch.inputs, batch.lengths), None  # (B, C)
+
+    def loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return F.cross_entropy(output.float(), batch.targets, weight=self.class_weights)
+
+
+def balanced_weights(counts: list[int]) -> torch.Tensor:
+    """examples / (classes x the class's examples): every class weighs as much in the loss."""
+    total = sum(counts)
+    return torch.tensor([total / (len(counts) * count) for count in counts], dtype=torch.float32)
+
+
+class ClassificationTask:
+    unit = "examples"
+    score_name = "val accuracy"
+
+    def __init__(self, config: RunConfig, world: World, device: torch.device) -> None:
+        data, train = config.data, config.train
+        if data.tokenizer != "chars":
+            raise DataError(
+                f"task: classify reads characters; drop {key('data.tokenizer', data.tokenizer)}"
+            )
+        splits: LabelledSplits = prepare_examples(data, seed=train.seed)
+        self.splits, self.labels = splits, splits.labels
+        self.vocab = CharVocab.from_text("".join(example.text for example in splits.train))
+        self.vocab_size = len(self.vocab)
+        index = {label: i for i, label in enumerate(self.labels)}
+        ids, lengths = encode_texts(self.vocab, [example.text for example in splits.train])
+        self._ids = torch.from_numpy(ids)
+        self._lengths = lengths
+        self._starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        self._targets = torch.tensor([index[example.label] for example in splits.train])
+        self._seed, self._batch_size, self._world, self._device = (
+            train.seed,
+            train.batch_size,
+            world,
+            device,
+        )
+        count = len(splits.train)
+        if world.distributed and count < train.batch_size:
+            raise DataError(
+                f"{count} training examples are fewer than {key('train.batch_size')} "
+                f"({train.batch_size}); lower it"
+            )
+        # Under torchrun every rank needs rows: the last, partial batch is dropped there.
+        self.steps_per_epoch = (
+            count // train.batch_size if world.distributed else math.ceil(count / train.batch_size)
+        )
+        self.units_per_step = min(train.batch_size, count)
+        counts = [label_counts(splits.train)[label] for label in self.labels]
+        weights = balanced_weights(counts).to(device) if train.class_weights == "balanced" else None
+        self.objective: Objective = WholeText(weights)
+        self._epoch_plan: tuple[int, list[np.ndarray]] | None = None
+        if not splits.val:
+            raise DataError(
+                "task: classify needs validation examples; set data.val_fraction above 0 or "
+                "give data.val_path"
+            )
+
+    def build_model(self, config: ModelConfig) -> CharClassifier:
+        return CharClassifier(config, self.vocab_size, len(self.labels))
+
+    def _plan(self, epoch: int) -> list[np.ndarray]:
+        """The batches of `epoch`, as rows of the training examples."""
+        if self._epoch_plan is not None and self._epoch_plan[0] == epoch:
+            return self._epoch_plan[1]
+        rng = np.random.default_rng([self._seed, epoch])
+        order = rng.permutation(len(self._lengths))
+        pool = self._batch_size * BUCKET_POOL
+        batches: list[np.ndarray] = []
+        for first in range(0, len(order), pool):
+            chunk = order[first : first + pool]
+            chunk = chunk[np.argsort(self._lengths[chunk], kind="stable")]
+            batches.extend(
+                chunk[start : start + self._batch_size]
+                for start in range(0, len(chunk), self._batch_size)
+            )
+        if self._world.distributed:  # only the last pool's last batch can be partial
+            batches = [rows for rows in batches if len(rows) == self._batch_size]
+        shuffled = [batches[i] for i in rng.permutation(len(batches))]
+        self._epoch_plan = (epoch, shuffled)
+        return self._epoch_plan[1]
+
+    def batch(self, step: int) -> Batch:
+        epoch, index = divmod(step, self.steps_per_epoch)
+        rows = self._plan(epoch)[index]
+        world = self._world
+        rows = rows[world.rank :: world.size]  # this rank's share of the global batch
+        lengths = self._lengths[rows]
+        inputs = pad_rows(self._ids, self._starts[rows], lengths)
+        device = self._device
+        return Batch(
+            inputs.to(device, non_blocking=True),
+            self._targets[torch.from_numpy(rows)].to(device, non_blocking=True),
+            restarts=True,
+            lengths=torch.from_numpy(lengths).to(device, non_blocking=True),
+        )
+
+    def units(self, batch: Batch) -> int:
+        return int(batch.targets.numel())
+
+    def evaluate(self, model: torch.nn.Module) -> Evaluation:
+        if not isinstance(model, CharClassifier):
+            raise TypeError(f"the classification task scores a CharClassifier, not {type(model)}")
+        result = score_examples(
+            model, self.vocab, self.labels, self.splits.val, what="the validation examples"
+        )
+        return Evaluation(
+            loss=result.loss,
+            seconds=result.seconds,
+            score=result.accuracy,
+            metrics={"val_accuracy": result.accuracy, "val_macro_f1": result.macro_f1},
+        )
+
+    def checkpoint_fields(self) -> dict[str, Any]:
+        splits = self.splits
+        return {
+            "vocab": self.vocab,
+            "labels": list(self.labels),
+            "corpus": {"name": splits.name, "examples": len(splits.train), "sha256": splits.sha256},
+        }
+
+    def check_resume(self, checkpoint: Checkpoint) -> None:
+        fix = (
+            "resuming would train on other examples; restore the data, "
+            f"or start a new run in another {key('out_dir')}"
+        )
+        checkpoint.check_corpus(self.splits.name, self.splits.sha256, self.vocab, fix=fix)
+        if checkpoint.labels != self.labels:
+            raise DataError(f"the labels of {self.splits.name} have changed; {fix}")
+
+    def describe(self) -> str:
+        splits = self.splits
+        return (
+            f"{len(splits.train):,} training and {len(splits.val):,} validation examples of "
+            f"{len(self.labels)} labels from {splits.name}, vocabulary {self.vocab_size}"
+        )
