@@ -52,3 +52,25 @@ def test_api_errors_are_charnn_errors(trained_run: Path, tmp_path: Path) -> None
     assert model.generate("§", length=5, unknown_chars="drop", seed=0) != ""
     with pytest.raises(AttributeError):
         charnn.no_such_thing  # noqa: B018
+
+
+def test_a_classifier_classifies_and_scores_files(trained_classifier: Path, tmp_path: Path) -> None:
+    model = charnn.load_model(trained_classifier)
+    assert model.classifies and model.labels == ["ones", "zeros"]
+    (first,), both = model.classify(["11101"]), model.classify(["11101", "00010"], top_k=2)
+    assert first[0][0] == "ones" and both[0][0] == first[0]
+    assert [label for label, _ in both[1]] == ["zeros", "ones"]
+    assert sum(p for _, p in both[1]) == pytest.approx(1.0)
+    labelled = tmp_path / "more.jsonl"
+    labelled.write_text('{"text": "1110111", "label": "ones"}\n{"text": "000", "label": "zeros"}\n')
+    result = model.score_file(labelled)
+    assert result.accuracy == 1.0 and result.examples == 2  # type: ignore[union-attr]
+    with pytest.raises(CharnnError, match=r"classifier .* use classify\(texts\)"):
+        model.generate("0101")
+    with pytest.raises(CharnnError, match=r"unseen|never saw|'x'"):
+        model.classify(["01x"])
+
+
+def test_a_language_model_has_no_labels_to_predict(trained_run: Path) -> None:
+    with pytest.raises(CharnnError, match=r"language model \(task: lm\).*use generate\(\)"):
+        charnn.load_model(trained_run).classify(["anything"])

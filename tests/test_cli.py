@@ -306,7 +306,16 @@ def test_eval_in_windows_beside_the_carried_state(trained_run: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["train"], ["sample"], ["eval"], ["info"], ["export"], ["plot"], ["config", "show"]],
+    [
+        ["train"],
+        ["sample"],
+        ["eval"],
+        ["predict"],
+        ["info"],
+        ["export"],
+        ["plot"],
+        ["config", "show"],
+    ],
     ids=lambda command: " ".join(command),
 )
 def test_every_command_help_shows_an_example(command: list[str]) -> None:
@@ -332,3 +341,66 @@ def test_shell_completion_completes_command_names(
     monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     script = invoke("--show-completion", "bash")
     assert "_charnn_completion" in script.stdout
+
+
+# -- task: classify ------------------------------------------------------------------------------
+
+
+def test_train_a_classifier_from_the_command_line(bits_file: Path, tmp_path: Path) -> None:
+    run = tmp_path / "bits"
+    result = invoke(
+        "train", "--data", str(bits_file), "--out-dir", str(run), "--device", "cpu",
+        "--set", "task=classify", "--set", "model.hidden_size=16", "--set", "model.num_layers=1",
+        "--set", "train.max_steps=30", "--set", "train.eval_every=15",
+        "--set", "model.bidirectional=true", "--set", "model.pooling=max",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "examples/s" in result.stderr and "val loss" in result.stderr
+    assert "best val accuracy" in result.stderr and f"charnn predict {run} TEXT" in result.stderr
+    info = invoke("info", str(run))
+    assert "task               classify" in info.stdout
+    assert "bidirectional LSTM 1x16, max pooling" in info.stdout
+    assert "labels             ones, zeros" in info.stdout
+
+
+def test_predict_prints_what_the_api_returns(trained_classifier: Path) -> None:
+    import charnn
+
+    texts = ["0111011", "100", "1"]
+    expected = charnn.load_model(trained_classifier).classify(texts, top_k=2)
+    result = invoke("predict", str(trained_classifier), *texts, "--top-k", "2", "--json")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [record["text"] for record in records] == texts
+    assert [[tuple(pair) for pair in record["labels"]] for record in records] == expected
+    assert "examples/s" in result.stderr
+    plain = invoke("predict", str(trained_classifier), *texts)
+    lines = plain.stdout.splitlines()
+    assert lines[0] == f"{expected[0][0][0]} {expected[0][0][1]:.3f}\t0111011"
+    assert [line.split()[0] for line in lines] == ["ones", "zeros", "ones"]
+
+
+def test_predict_reads_a_file_or_stdin(trained_classifier: Path, tmp_path: Path) -> None:
+    names = tmp_path / "lines.txt"
+    names.write_text("111\n\n000\n")
+    from_file = invoke("predict", str(trained_classifier), "--file", str(names))
+    from_stdin = runner.invoke(
+        app, ["predict", str(trained_classifier), "--file", "-"], input="111\n000\n"
+    )
+    assert from_file.exit_code == 0 and from_stdin.exit_code == 0, from_stdin.output
+    assert from_file.stdout == from_stdin.stdout and len(from_file.stdout.splitlines()) == 2
+
+
+def test_eval_of_a_classifier_prints_its_scores_and_confusion(trained_classifier: Path) -> None:
+    table = invoke("eval", str(trained_classifier), "--split", "test")
+    assert table.exit_code == 0, table.output
+    for line in ("accuracy", "macro-F1", "precision  recall", "confusion (rows: true label"):
+        assert line in table.stdout
+    result = invoke("eval", str(trained_classifier), "--json")
+    record = json.loads(result.stdout)
+    assert {"loss", "accuracy", "macro_f1", "examples", "per_class", "confusion", "labels"} <= set(
+        record
+    )
+    assert record["labels"] == ["ones", "zeros"] and record["examples"] == 60
+    assert sum(map(sum, record["confusion"])) == 60
+    assert record["accuracy"] >= 0.9

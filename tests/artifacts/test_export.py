@@ -17,7 +17,7 @@ from charnn.cli import app
 from charnn.config import config_from_dict
 from charnn.training.loop import train
 
-from ..conftest import tiny_tree, without_time_loops
+from ..conftest import tiny_classify_tree, tiny_tree, without_time_loops
 
 # Older exporters cannot keep the time axis free: charnn refuses them (tested below).
 needs_onnx_torch = pytest.mark.skipif(
@@ -239,3 +239,75 @@ def test_an_unknown_export_format_is_one_clear_error(trained_run: Path, tmp_path
         app, ["export", str(trained_run), "--format", "tflite", "--out", str(tmp_path / "m.pt")]
     )
     assert result.exit_code == 2 and "unknown export format 'tflite'" in result.stderr
+
+
+# A classifier's export, run in a fresh interpreter without charnn: TorchScript through plain
+# PyTorch, ONNX through onnxruntime and NumPy. Both read a padded batch of texts of different
+# lengths and print their logits.
+CLASSIFIER_RUNNER = """
+import json, sys
+import numpy as np
+kind, model_file, vocab_file, texts = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+meta = json.load(open(vocab_file))
+chars = meta["vocab"]["chars"]
+lengths = np.array([len(text) for text in texts], dtype=np.int64)
+ids = np.zeros((len(texts), lengths.max()), dtype=np.int64)
+for row, text in enumerate(texts):
+    ids[row, : len(text)] = [chars.index(c) for c in text]
+if kind == "torchscript":
+    import torch
+    logits = torch.jit.load(model_file)(torch.from_numpy(ids), torch.from_numpy(lengths)).tolist()
+else:
+    import onnxruntime
+    session = onnxruntime.InferenceSession(model_file, providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {"ids": ids, "lengths": lengths})
+    logits = logits.tolist()
+assert "charnn" not in sys.modules
+print(json.dumps({"labels": meta["labels"], "logits": logits}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("format", "cell", "bidirectional"),
+    [
+        ("torchscript", "lstm", True),
+        ("torchscript", "rnn", False),
+        pytest.param("onnx", "gru", True, marks=needs_onnx_torch),
+        pytest.param("onnx", "rnn", True, marks=needs_onnx_torch),
+    ],
+)
+def test_an_exported_classifier_matches_the_original(
+    format: str,
+    cell: str,
+    bidirectional: bool,
+    bits_file: Path,
+    tmp_path: Path,
+    subprocess_env: dict[str, str],
+) -> None:
+    if format == "onnx":
+        pytest.importorskip("onnxscript")
+        pytest.importorskip("onnxruntime")
+    tree = tiny_classify_tree(bits_file, tmp_path / "run", max_steps=10, eval_every=10)
+    tree["model"].update(cell=cell, num_layers=2, bidirectional=bidirectional)  # type: ignore[union-attr]
+    train(config_from_dict(tree))
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "--format", format])
+    assert result.exit_code == 0, result.output
+    model_file, vocab_file = (Path(line) for line in result.stdout.split())
+    texts = ["1101", "0", "111000111", "10"]  # lengths differ: the batch is padded
+    done = subprocess.run(
+        [sys.executable, "-c", CLASSIFIER_RUNNER, format, str(model_file), str(vocab_file), *texts],
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    exported = json.loads(done.stdout.strip().splitlines()[-1])
+    checkpoint = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert exported["labels"] == checkpoint.labels == ["ones", "zeros"]
+    model = checkpoint.build_classifier()
+    for text, logits in zip(texts, exported["logits"], strict=True):
+        ids = checkpoint.vocab.encode(text).unsqueeze(0)
+        with torch.inference_mode():
+            expected = model(ids, torch.tensor([len(text)]))[0]
+        torch.testing.assert_close(torch.tensor(logits), expected, atol=1e-5, rtol=1e-4)

@@ -6,6 +6,7 @@ that each batch pads little, and run through the model in batches without gradie
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -24,6 +25,8 @@ from charnn.errors import CharnnError, DataError, key
 from charnn.inference.evaluator import EVAL_DECODING_FIX
 from charnn.inference.options import EvalOptions
 from charnn.model.classifier import CharClassifier
+
+logger = logging.getLogger(__name__)
 
 PREDICT_BATCH = 256
 """Texts per batch when classifying: large enough that the matrix products dominate."""
@@ -217,6 +220,12 @@ def score_examples(
     for example in examples:
         if example.label not in index:
             unseen[example.label] = unseen.get(example.label, 0) + 1
+    if unseen:
+        logger.warning(
+            "%s has labels the model never saw, scored as wrong: %s",
+            what,
+            ", ".join(f"{label!r} ({count} example(s))" for label, count in sorted(unseen.items())),
+        )
     return ClassifyResult(
         loss=loss,
         accuracy=accuracy,
