@@ -21,7 +21,7 @@ import yaml
 from charnn.artifacts.checkpoint import load_checkpoint
 from charnn.artifacts.metrics import MetricsLog
 
-from ..conftest import tiny_tree
+from ..conftest import tiny_classify_tree, tiny_tree
 
 pytestmark = pytest.mark.slow
 
@@ -71,11 +71,15 @@ def assert_checkpoints_load(run: Path) -> None:
             assert 0 < checkpoint.step <= STEPS
 
 
+@pytest.mark.parametrize("task", ["lm", "classify"])
 def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_run(
-    corpus_file: Path, tmp_path: Path, subprocess_env: dict[str, str]
+    corpus_file: Path, bits_file: Path, tmp_path: Path, subprocess_env: dict[str, str], task: str
 ) -> None:
     def config_for(name: str) -> Path:
-        tree = tiny_tree(corpus_file, tmp_path / name, max_steps=STEPS, eval_every=10)
+        if task == "classify":
+            tree = tiny_classify_tree(bits_file, tmp_path / name, max_steps=STEPS, eval_every=10)
+        else:
+            tree = tiny_tree(corpus_file, tmp_path / name, max_steps=STEPS, eval_every=10)
         tree["model"]["dropout"] = 0.1  # type: ignore[index]  # RNG state matters on resume
         path = tmp_path / f"{name}.yaml"
         path.write_text(yaml.safe_dump(tree), encoding="utf-8")

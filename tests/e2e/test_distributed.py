@@ -21,7 +21,7 @@ from charnn.data.streams import TrainStreams
 from charnn.errors import ConfigError
 from charnn.training.world import join_world
 
-from ..conftest import tiny_tree
+from ..conftest import tiny_classify_tree, tiny_tree
 
 STEPS = 30
 
@@ -63,9 +63,17 @@ def free_port() -> int:
 
 
 def write_config(
-    corpus: Path, run: Path, *, dropout: float = 0.0, schedule: str = "cosine"
+    corpus: Path,
+    run: Path,
+    *,
+    dropout: float = 0.0,
+    schedule: str = "cosine",
+    task: str = "lm",
 ) -> Path:
-    tree = tiny_tree(corpus, run, max_steps=STEPS, eval_every=10, log_every=1, schedule=schedule)
+    """A tiny run's config; for `task: classify`, `corpus` is a labelled file."""
+    tree = (tiny_classify_tree if task == "classify" else tiny_tree)(
+        corpus, run, max_steps=STEPS, eval_every=10, log_every=1, schedule=schedule
+    )
     tree["model"]["dropout"] = dropout  # type: ignore[index]
     path = run.parent / f"{run.name}.yaml"
     path.write_text(yaml.safe_dump(tree))
@@ -165,14 +173,29 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(
 
 
 @pytest.mark.slow
+def test_two_gloo_processes_classify_as_one_process_with_the_same_global_batch(
+    bits_file: Path, tmp_path: Path, distributed_env: dict[str, str]
+) -> None:
+    """Each rank takes half of every batch of examples; the steps are the one process's."""
+    single, double = tmp_path / "single", tmp_path / "double"
+    charnn(write_config(bits_file, single, task="classify"), env=distributed_env)
+    charnn(write_config(bits_file, double, task="classify"), env=distributed_env, processes=2)
+    assert_same_training(single, double)
+    one, two = load_checkpoint(single / "last.pt"), load_checkpoint(double / "last.pt")
+    assert two.val_loss == pytest.approx(one.val_loss, abs=1e-5) and two.labels == one.labels
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["lm", "classify"])
 def test_resume_under_torchrun_continues_exactly(
-    corpus_file: Path, tmp_path: Path, distributed_env: dict[str, str]
+    corpus_file: Path, bits_file: Path, tmp_path: Path, distributed_env: dict[str, str], task: str
 ) -> None:
     # Dropout on, so each process's RNG must come back too, not only weights and states. A
     # constant lr, so that stopping early with a lower max_steps changes nothing else.
     whole, split = tmp_path / "whole", tmp_path / "split"
+    data = bits_file if task == "classify" else corpus_file
     for run in (whole, split):
-        write_config(corpus_file, run, dropout=0.2, schedule="constant")
+        write_config(data, run, dropout=0.2, schedule="constant", task=task)
     charnn(tmp_path / "whole.yaml", env=distributed_env, processes=2)
     config = tmp_path / "split.yaml"
     half = ["--set", f"train.max_steps={STEPS // 2}"]

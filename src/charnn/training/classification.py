@@ -5,7 +5,7 @@ similar length into batches so that padding stays small, and shuffles the order 
 
     shuffled   [e7 e2 e9 e4 e1 e8 ...]     pools of BUCKET_POOL batches,
     pool       sorted by length, cut into batches of train.batch_size,
-    batches    in a shuffled order.
+    batches    in a shuffled order; a last, partial batch ends the epoch.
 
 A step's batch is a pure function of the step, so a resumed run draws the very batches the
 first one would have.
@@ -125,10 +125,11 @@ class ClassificationTask:
                 chunk[start : start + self._batch_size]
                 for start in range(0, len(chunk), self._batch_size)
             )
-        if self._world.distributed:  # only the last pool's last batch can be partial
-            batches = [rows for rows in batches if len(rows) == self._batch_size]
-        shuffled = [batches[i] for i in rng.permutation(len(batches))]
-        self._epoch_plan = (epoch, shuffled)
+        # Only the last pool's last batch can be partial: it ends the epoch, and under
+        # torchrun, where every rank needs rows, it is left out.
+        full = [rows for rows in batches if len(rows) == self._batch_size]
+        partial = [] if self._world.distributed else batches[len(full) :]
+        self._epoch_plan = (epoch, [full[i] for i in rng.permutation(len(full))] + partial)
         return self._epoch_plan[1]
 
     def batch(self, step: int) -> Batch:
