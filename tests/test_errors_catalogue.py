@@ -599,6 +599,16 @@ def classify(s: Situation, data: Path, *extra: str) -> list[str]:
     return ["train", str(s.config()), "--set", "task=classify", "--data", str(data), *extra]
 
 
+@scenario("classify-no-data")
+def _(s: Situation) -> list[str]:
+    return ["train", "--set", "task=classify", "--out-dir", str(s.tmp / "run")]
+
+
+@scenario("classify-bytes")
+def _(s: Situation) -> list[str]:
+    return classify(s, s.bits_file(), "--set", "data.tokenizer=bytes")
+
+
 @scenario("classify-mixed-directory")
 def _(s: Situation) -> list[str]:
     (s.tmp / "mixed" / "b").mkdir(parents=True)

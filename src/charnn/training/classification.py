@@ -101,11 +101,6 @@ class ClassificationTask:
         weights = balanced_weights(counts).to(device) if train.class_weights == "balanced" else None
         self.objective: Objective = WholeText(weights)
         self._epoch_plan: tuple[int, list[np.ndarray]] | None = None
-        if not splits.val:
-            raise DataError(
-                "task: classify needs validation examples; set data.val_fraction above 0 or "
-                "give data.val_path"
-            )
 
     def build_model(self, config: ModelConfig) -> CharClassifier:
         return CharClassifier(config, self.vocab_size, len(self.labels))
