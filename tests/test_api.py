@@ -74,3 +74,11 @@ def test_a_classifier_classifies_and_scores_files(trained_classifier: Path, tmp_
 def test_a_language_model_has_no_labels_to_predict(trained_run: Path) -> None:
     with pytest.raises(CharnnError, match=r"language model \(task: lm\).*use generate\(\)"):
         charnn.load_model(trained_run).classify(["anything"])
+
+
+def test_the_training_split_can_be_scored_too(trained_run: Path, trained_classifier: Path) -> None:
+    model = charnn.load_model(trained_run)
+    train, val = model.score_split("train"), model.score_split("val")
+    assert train.chars > 4 * val.chars  # type: ignore[union-attr]
+    result = charnn.load_model(trained_classifier).score_split("train")
+    assert result.examples == 480  # type: ignore[union-attr]  # 600 - 60 val - 60 test

@@ -404,3 +404,46 @@ def test_eval_of_a_classifier_prints_its_scores_and_confusion(trained_classifier
     assert record["labels"] == ["ones", "zeros"] and record["examples"] == 60
     assert sum(map(sum, record["confusion"])) == 60
     assert record["accuracy"] >= 0.9
+
+
+# -- issue 24: help and completion ------------------------------------------------------------
+
+
+def test_help_keeps_the_extras_names_in_square_brackets() -> None:
+    """Rich markup read `[plot]` and `[onnx]` as style tags and dropped them."""
+    assert "(needs charnn[plot])" in invoke("--help").stdout
+    assert "pip install 'charnn[onnx]'" in " ".join(invoke("export", "--help").stdout.split())
+
+
+@pytest.mark.parametrize("command", [["eval"], ["train"], ["predict"]])
+def test_flags_show_no_value_in_help(command: list[str]) -> None:
+    text = invoke(*command, "--help").stdout
+    assert "<bool>" not in text and "BOOLEAN" not in text
+    commands = invoke("--help").stdout.split("Commands:")[1]
+    assert not [line for line in commands.splitlines() if line.endswith("...")]  # whole
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("charnn export runs/x --format ", ["torchscript", "onnx"]),
+        ("charnn eval runs/x --split ", ["val", "test", "train"]),
+        ("charnn eval runs/x --unknown-chars ", ["error", "drop", "replace"]),
+        ("charnn eval runs/x --errors ", ["strict", "replace", "ignore"]),
+        ("charnn sample runs/x --device c", ["cpu", "cuda"]),
+        ("charnn train --set model.hid", ["model.hidden_size="]),
+        ("charnn config show --set train.l", ["train.lr=", "train.log_every="]),
+    ],
+)
+def test_completion_offers_the_choices(
+    words: str, expected: list[str], subprocess_env: dict[str, str]
+) -> None:
+    env = subprocess_env | {
+        "_CHARNN_COMPLETE": "complete_bash",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "charnn"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.stdout.split() == expected, done.stdout + done.stderr

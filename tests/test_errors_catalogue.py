@@ -352,7 +352,7 @@ def _(s: Situation) -> list[str]:
 
 @scenario("eval-unknown-split")
 def _(s: Situation) -> list[str]:
-    return ["eval", str(s.trained_run), "--split", "train"]
+    return ["eval", str(s.trained_run), "--split", "dev"]
 
 
 @scenario("eval-window")

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -20,8 +20,15 @@ from typing import Annotated, Any
 
 import typer
 
+from charnn.artifacts.export.formats import FILE_NAMES
+from charnn.config import DECODE_ERRORS, DEVICE_CHOICES, known_keys
 from charnn.errors import CharnnError, python_spelling
-from charnn.inference.options import EvalOptions, SamplingOptions
+from charnn.inference.options import (
+    EVAL_SPLITS,
+    UNKNOWN_CHAR_POLICIES,
+    EvalOptions,
+    SamplingOptions,
+)
 from charnn.version import __version__
 
 app = typer.Typer(
@@ -30,6 +37,7 @@ app = typer.Typer(
     "to sample and score text, or classifiers to label it.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -137,10 +145,25 @@ def _flag_overrides(**values: object) -> list[str]:
     return [f"{keys[name]}={value}" for name, value in values.items() if value is not None]
 
 
+def _choices(choices: Sequence[str]) -> Callable[[str], list[str]]:
+    """Shell completion: the choices that start with what is typed."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [choice for choice in choices if choice.startswith(incomplete)]
+
+    return complete
+
+
+def _complete_key(incomplete: str) -> list[str]:
+    """Shell completion after --set: the config keys, each with its `=`."""
+    return [f"{key}=" for key in known_keys() if key.startswith(incomplete)]
+
+
 DeviceOption = Annotated[
     str | None,
     typer.Option(
         "--device",
+        autocompletion=_choices(DEVICE_CHOICES),
         help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.",
         show_default=False,
     ),
@@ -150,6 +173,7 @@ UnknownCharsOption = Annotated[
     str,
     typer.Option(
         "--unknown-chars",
+        autocompletion=_choices(UNKNOWN_CHAR_POLICIES),
         help="Characters the model never saw in training: error (name them and stop), drop "
         "them, or replace them with --replace-with.",
     ),
@@ -186,6 +210,7 @@ def train(
         typer.Option(
             "--set",
             metavar="KEY=VALUE",
+            autocompletion=_complete_key,
             help="Override one config key, e.g. --set model.hidden_size=512. Repeatable. "
             "Precedence: defaults < YAML < --set < --data/--out-dir/--device.",
             show_default=False,
@@ -216,7 +241,9 @@ def train(
         typer.Option("--overwrite", help="Start over in a run directory that already holds a run."),
     ] = False,
 ) -> None:
-    """Train a character-level model; writes config.yaml, last.pt, best.pt and metrics.jsonl."""
+    """Train a language model or a classifier into a run directory.
+
+    Writes config.yaml, last.pt, best.pt and metrics.jsonl there."""
     with _user_errors():
         from charnn.config import load_config
         from charnn.training import loop as trainer
@@ -305,7 +332,9 @@ def sample(
     replace_with: ReplaceWithOption = SAMPLING.replace_with,
     device: DeviceOption = None,
 ) -> None:
-    """Generate text from a trained model, streaming it to stdout as it is made."""
+    """Generate text from a language model, streamed to stdout.
+
+    The text is printed as it is made, the prime first."""
     with _user_errors():
         from charnn.api import load_model
 
@@ -373,7 +402,10 @@ def eval_(
     split: Annotated[
         str,
         typer.Option(
-            "--split", help="Which held-out part of the run's corpus to score: val or test."
+            "--split",
+            help="Which part of the run's own data to score: val or test (held out), or "
+            "train.",
+            autocompletion=_choices(EVAL_SPLITS),
         ),
     ] = SCORING.split,
     text_file: Annotated[
@@ -389,6 +421,7 @@ def eval_(
         str,
         typer.Option(
             "--errors",
+            autocompletion=_choices(DECODE_ERRORS),
             help="Bytes of --text-file not valid in its encoding: strict (stop), replace "
             "(with U+FFFD) or ignore (drop them).",
         ),
@@ -409,8 +442,11 @@ def eval_(
     ] = False,
     device: DeviceOption = None,
 ) -> None:
-    """Score a model: loss (nats/char), bits/char, perplexity; hidden state carried throughout.
-    For a classifier: loss, accuracy, macro-F1, per-class scores and the confusion matrix."""
+    """Score a model on its held-out split or on any text.
+
+    A language model: loss (nats/char), bits/char, perplexity; the hidden state is carried
+    throughout. A classifier: loss, accuracy, macro-F1, per-class scores and the confusion
+    matrix."""
     with _user_errors():
         from charnn.api import load_model
         from charnn.inference.classifier import ClassifyResult
@@ -527,7 +563,9 @@ def predict(
     ] = False,
     device: DeviceOption = None,
 ) -> None:
-    """Label texts with a trained classifier: the likeliest labels and their probabilities."""
+    """Label texts with a classifier: the likeliest labels.
+
+    Each text's top labels are printed with their probabilities."""
     with _user_errors():
         from charnn.api import load_model
         from charnn.data.labelled import read_prediction_lines
@@ -580,7 +618,9 @@ def info(
         bool, typer.Option("--json", help="Print one JSON object instead of aligned lines.")
     ] = False,
 ) -> None:
-    """What a run is: corpus, vocabulary, model shape, steps, losses, time, device, versions."""
+    """What a run is: data, model, steps, losses, versions.
+
+    Corpus, vocabulary, model shape, steps, losses, time, device and versions."""
     with _user_errors():
         from charnn.artifacts.info import format_info, run_info
 
@@ -604,6 +644,7 @@ def export_(
         str,
         typer.Option(
             "--format",
+            autocompletion=_choices(list(FILE_NAMES)),
             help="What to write: torchscript (model.pt, for plain PyTorch) or onnx "
             "(model.onnx, for onnxruntime; needs pip install 'charnn[onnx]').",
         ),
@@ -612,16 +653,19 @@ def export_(
         Path | None,
         typer.Option(
             "--out",
-            help="The model file to write (its vocabulary goes beside it, as .json). "
+            help="The model file to write (its vocabulary goes beside it, as FILE.json). "
             "Default: model.pt or model.onnx in the run directory.",
             show_default=False,
         ),
     ] = None,
 ) -> None:
-    """Write the model as a file that runs without charnn, plus its vocabulary."""
+    """Write the model as a file that runs without charnn.
+
+    The vocabulary (and a classifier's labels) go beside it as JSON."""
     with _user_errors():
         from charnn.artifacts.checkpoint import checkpoint_path, load_checkpoint
-        from charnn.artifacts.export.writer import default_file_name, export
+        from charnn.artifacts.export.formats import default_file_name
+        from charnn.artifacts.export.writer import export
 
         name = default_file_name(format)
         path = checkpoint_path(run)
@@ -641,7 +685,9 @@ def plot(
     ],
     out: Annotated[Path, typer.Option("--out", help="The PNG to write.")] = Path("loss.png"),
 ) -> None:
-    """Plot training and validation loss against step and wall time (needs charnn[plot])."""
+    """Plot training and validation loss (needs charnn[plot]).
+
+    Against steps and against wall time, one line a run."""
     with _user_errors():
         from charnn.artifacts.plot import plot_runs
 
@@ -649,7 +695,7 @@ def plot(
 
 
 config_app = typer.Typer(
-    help="Inspect configs: the fully resolved values, and where each comes from.",
+    help="Inspect configs: the resolved values, and where each comes from.",
     no_args_is_help=True,
 )
 app.add_typer(config_app, name="config")
@@ -668,7 +714,11 @@ def config_show(
     overrides: Annotated[
         list[str] | None,
         typer.Option(
-            "--set", metavar="KEY=VALUE", help="Override one key, as in train.", show_default=False
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override one key, as in train.",
+            show_default=False,
+            autocompletion=_complete_key,
         ),
     ] = None,
     data: Annotated[

@@ -38,6 +38,8 @@ SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("fp32", "bf16")
 TOKENIZERS = ("chars", "bytes")
 DECODE_ERRORS = ("strict", "replace", "ignore")
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+"""What `device` names (besides `cuda:N`, one GPU of several)."""
 
 
 def _require(condition: bool, message: str) -> None:

@@ -46,7 +46,7 @@ def test_exported_model_matches_the_original(
     train(config_from_dict(tree))
     result = CliRunner().invoke(app, ["export", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
-    model_file, vocab_file = tmp_path / "run" / "model.pt", tmp_path / "run" / "model.json"
+    model_file, vocab_file = tmp_path / "run" / "model.pt", tmp_path / "run" / "model.pt.json"
     assert result.stdout.split() == [str(model_file), str(vocab_file)]
 
     prime = "the quick brown fox"
@@ -113,7 +113,7 @@ def test_onnx_export_runs_in_onnxruntime_and_matches_the_original(
     train(config_from_dict(tree))
     result = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "--format", "onnx"])
     assert result.exit_code == 0, result.output
-    model_file, vocab_file = tmp_path / "run" / "model.onnx", tmp_path / "run" / "model.json"
+    model_file, vocab_file = tmp_path / "run" / "model.onnx", tmp_path / "run" / "model.onnx.json"
     assert result.stdout.split() == [str(model_file), str(vocab_file)]
 
     # Other batch and sequence sizes than the export's example (2 x 3): both axes are free.
@@ -231,7 +231,7 @@ def test_onnx_export_without_the_onnx_packages_names_the_extra(
     )
     assert result.exit_code == 2
     assert "pip install 'charnn[onnx]'" in result.stderr and "Traceback" not in result.output
-    assert not target.exists() and not target.with_suffix(".json").exists()
+    assert not target.exists() and not Path(f"{target}.json").exists()
 
 
 def test_an_unknown_export_format_is_one_clear_error(trained_run: Path, tmp_path: Path) -> None:
@@ -311,3 +311,18 @@ def test_an_exported_classifier_matches_the_original(
         with torch.inference_mode():
             expected = model(ids, torch.tensor([len(text)]))[0]
         torch.testing.assert_close(torch.tensor(logits), expected, atol=1e-5, rtol=1e-4)
+
+
+@needs_onnx_torch
+def test_each_export_keeps_its_own_metadata_file(trained_run: Path, tmp_path: Path) -> None:
+    """An ONNX export after a TorchScript one into the same folder used to overwrite the shared
+    model.json, which then called itself charnn-onnx next to model.pt."""
+    pytest.importorskip("onnxscript")
+    for format, name in (("torchscript", "model.pt"), ("onnx", "model.onnx")):
+        result = CliRunner().invoke(
+            app, ["export", str(trained_run), "--format", format, "--out", str(tmp_path / name)]
+        )
+        assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "model.pt.json").read_text())["format"] == "charnn-torchscript"
+    assert json.loads((tmp_path / "model.onnx.json").read_text())["format"] == "charnn-onnx"
+    assert not (tmp_path / "model.json").exists()

@@ -100,8 +100,8 @@ def test_unknown_characters_in_an_eval_text_are_named(trained_run: Path, tmp_pat
 
 def test_split_errors(trained_run: Path) -> None:
     checkpoint = load_checkpoint(trained_run / "best.pt")
-    with pytest.raises(CharnnError, match="unknown split 'train'"):
-        evaluate_checkpoint(checkpoint, EvalOptions(split="train"), device=torch.device("cpu"))
+    with pytest.raises(CharnnError, match="unknown split 'dev'"):
+        evaluate_checkpoint(checkpoint, EvalOptions(split="dev"), device=torch.device("cpu"))
     data = dataclasses.replace(checkpoint.config.data, test_fraction=0.0)
     no_test = dataclasses.replace(
         checkpoint, config=dataclasses.replace(checkpoint.config, data=data)

@@ -67,7 +67,7 @@ def test_an_unknown_policy_for_unseen_characters_is_refused() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"split": "train"}, "unknown split 'train'; use one of val, test"),
+        ({"split": "dev"}, "unknown split 'dev'; use one of val, test, train"),
         ({"window": 0}, "window must be >= 1"),
         ({"encoding": "klingon"}, "encoding 'klingon' is not an encoding Python knows"),
         ({"errors": "skip"}, "errors must be one of strict, replace, ignore"),

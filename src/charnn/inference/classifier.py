@@ -302,7 +302,7 @@ def held_out_examples(checkpoint: Checkpoint, split: str) -> list[Example]:
             f"{split} split is not the one the run held out; score a labelled file with "
             f"{key('text_file', 'PATH')} instead"
         )
-    return splits.val if split == "val" else splits.test
+    return {"val": splits.val, "test": splits.test, "train": splits.train}[split]
 
 
 def predict(

@@ -188,4 +188,4 @@ def _split_ids(checkpoint: Checkpoint, split: str) -> torch.Tensor:
         fix=f"its {split} split is not the one the run held out; "
         f"score a file with {key('text_file', 'PATH')} instead",
     )
-    return splits.val if split == "val" else splits.test
+    return {"val": splits.val, "test": splits.test, "train": splits.train}[split]

@@ -15,7 +15,7 @@ from charnn.errors import CharnnError, DataError, key
 UNKNOWN_CHAR_POLICIES = ("error", "drop", "replace")
 """What to do with characters of a prime or scored text that the model never saw in training
 (`CharVocab.fit` carries them out)."""
-EVAL_SPLITS = ("val", "test")
+EVAL_SPLITS = ("val", "test", "train")
 
 
 @dataclass(frozen=True, kw_only=True)

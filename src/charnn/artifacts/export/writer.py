@@ -15,11 +15,12 @@ A classifier (`task: classify`) is exported as
 
     logits = model(ids, lengths)
     # ids (B, T) int64, each row right-padded (with any id, e.g. 0); lengths (B,) int64, each
-    # row's real length; logits (B, classes): labels[i] (in model.json) is class i.
+    # row's real length; logits (B, classes): labels[i] (in the JSON beside the file) is class i.
 
 with ONNX inputs ids, lengths and output logits.
 
-`model.json` beside the model holds the vocabulary (`chars`: id i is chars[i]; or
+`model.pt.json` (or `model.onnx.json`: each model file's own) beside the model holds the
+vocabulary (`chars`: id i is chars[i]; or
 `tokenizer: bytes`, where id i is byte i) and the shapes above. The same JSON is also stored
 inside the model file (TorchScript: `torch.jit.load(path, _extra_files={"charnn.json": ""})`;
 ONNX: the metadata property `charnn.json`), so the model file alone is enough.
@@ -37,26 +38,17 @@ from typing import Any
 import torch
 
 from charnn.artifacts.checkpoint import Checkpoint
+from charnn.artifacts.export.formats import default_file_name, metadata_path
 from charnn.artifacts.export.portable import Portable, portable_classifier
 from charnn.artifacts.export.torchscript import torchscript_bytes
 from charnn.errors import CharnnError
 from charnn.model.cells import CELLS
 from charnn.platform.atomic import atomic_write
 
-FILE_NAMES = {"torchscript": "model.pt", "onnx": "model.onnx"}
-"""Each format and the file `charnn export` writes for it by default."""
-
 ONNX_MISSING = (
     "ONNX export needs the onnx and onnxscript packages, which are not installed; "
     "install them with: pip install 'charnn[onnx]'"
 )
-
-
-def default_file_name(format: str) -> str:
-    """The model file name for `format`, or one clear error for a format charnn cannot write."""
-    if format not in FILE_NAMES:
-        raise CharnnError(f"unknown export format {format!r}; use one of {', '.join(FILE_NAMES)}")
-    return FILE_NAMES[format]
 
 
 def export(checkpoint: Checkpoint, out: Path, *, format: str = "torchscript") -> list[Path]:
@@ -109,7 +101,7 @@ def _classifier(checkpoint: Checkpoint, format: str) -> tuple[bytes, dict[str, A
 def _write(
     checkpoint: Checkpoint, out: Path, format: str, data: bytes, description: dict[str, Any]
 ) -> list[Path]:
-    model_file, vocab_file = out, out.with_suffix(".json")
+    model_file, vocab_file = out, metadata_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(model_file) as file:
         file.write(data)
