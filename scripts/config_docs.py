@@ -8,16 +8,12 @@ its attribute docstring, so the reference cannot drift from the code.
 from __future__ import annotations
 
 import argparse
-import ast
-import dataclasses
 import inspect
-import itertools
 import sys
-import typing
 from pathlib import Path
-from typing import Any
 
 from charnn import config
+from charnn.config_keys import section_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "configuration.md"
@@ -38,8 +34,9 @@ value came from. Unknown keys are errors that suggest the closest known key (cha
 what other tools call them: `learning_rate`, `rnn_size`, `bptt`, `block_size`, ...). Each value
 is coerced by its key's type: PyYAML follows YAML 1.1 and reads `lr: 3e-3` as a string, which
 charnn converts. Null (`~`, `null` or `none`) is allowed where the type says `or null`. A
-resumed run keeps its `data.*`, `model.*`, `train.batch_size` and `train.seq_len`; other keys
-may change on `--resume`.
+resumed run keeps its `task`, `data.*`, `model.*`, `train.batch_size`, `train.seq_len`,
+`train.optimizer` and `train.class_weights`; other keys may change on `--resume`.
+`charnn config keys` prints this reference on a terminal.
 
 The cosine decay follows whichever limit is closer to done: with `train.max_time` set, the
 learning rate reaches its floor when the time runs out, so a time budget is used well (such a
@@ -48,52 +45,10 @@ are). From Python, the same keys are the fields of `charnn.config.RunConfig` and
 """
 
 
-def attribute_docs(cls: type) -> dict[str, str]:
-    """The docstring under each field of a dataclass, read from its source."""
-    tree = ast.parse(inspect.getsource(cls))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, following in itertools.pairwise(body):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(following, ast.Expr)
-            and isinstance(following.value, ast.Constant)
-            and isinstance(following.value.value, str)
-        ):
-            docs[node.target.id] = " ".join(inspect.cleandoc(following.value.value).split())
-    return docs
-
-
-def type_name(kind: Any) -> str:
-    if kind is type(None):
-        return "null"
-    if isinstance(kind, type):
-        return kind.__name__
-    return " or ".join(type_name(arg) for arg in typing.get_args(kind))  # a table cell: no |
-
-
-def default_text(field: dataclasses.Field[Any]) -> str:
-    value = field.default
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return repr(value)
-
-
 def section(cls: type, prefix: str) -> list[str]:
-    hints = typing.get_type_hints(cls)
-    docs = attribute_docs(cls)
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    for field in dataclasses.fields(cls):
-        if dataclasses.is_dataclass(hints[field.name]):
-            continue
-        missing = f"(undocumented: add a docstring under {cls.__name__}.{field.name})"
-        lines.append(
-            f"| `{prefix}{field.name}` | {type_name(hints[field.name])} | "
-            f"`{default_text(field)}` | {docs.get(field.name, missing)} |"
-        )
+    for info in section_keys(cls, prefix):
+        lines.append(f"| `{info.key}` | {info.type} | `{info.default}` | {info.description} |")
     return lines
 
 

@@ -312,3 +312,17 @@ def test_a_switch_refuses_anything_else() -> None:
 def test_an_encoding_name_with_a_nul_character_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"data\.encoding"):
         load_config(overrides=["data.encoding=\x00"])
+
+
+@pytest.mark.parametrize(
+    ("key", "ours"),
+    [("lr", "train.lr"), ("hidden_size", "model.hidden_size"), ("train.cell", "model.cell")],
+)
+def test_a_key_in_the_wrong_section_or_in_none_points_to_its_section(key: str, ours: str) -> None:
+    with pytest.raises(ConfigError, match=rf"'{key}' \(did you mean '{ours}'\?\)"):
+        load_config(overrides=[f"{key}=1"])
+
+
+def test_the_unknown_key_message_names_a_command_that_lists_the_keys() -> None:
+    with pytest.raises(ConfigError, match="charnn config keys lists them"):
+        load_config(overrides=["model.hiden_size=3"])

@@ -7,10 +7,12 @@ traceback. torch-heavy modules are imported inside the commands so `charnn --hel
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -246,11 +248,13 @@ def train(
     Writes config.yaml, last.pt, best.pt and metrics.jsonl there."""
     with _user_errors():
         from charnn.config import load_config
+        from charnn.presets import resolve_config_file
         from charnn.training import loop as trainer
         from charnn.training.resume import resume_config
 
         if resume and overwrite:
             raise CharnnError("--resume continues a run and --overwrite starts it over; pick one")
+        config = resolve_config_file(config) if config is not None else None
         all_overrides = [
             *(overrides or []),
             *_flag_overrides(data=data, out_dir=out_dir, device=device),
@@ -403,8 +407,7 @@ def eval_(
         str,
         typer.Option(
             "--split",
-            help="Which part of the run's own data to score: val or test (held out), or "
-            "train.",
+            help="Which part of the run's own data to score: val or test (held out), or train.",
             autocompletion=_choices(EVAL_SPLITS),
         ),
     ] = SCORING.split,
@@ -738,7 +741,9 @@ def config_show(
     """Print the config `charnn train` would run with, as YAML."""
     with _user_errors():
         from charnn.config import config_sources, config_to_yaml, load_config
+        from charnn.presets import resolve_config_file
 
+        config = resolve_config_file(config) if config is not None else None
         sets = list(overrides or [])
         flags = _flag_overrides(data=data, out_dir=out_dir, device=device)
         text = config_to_yaml(load_config(config, sets + flags))
@@ -750,6 +755,54 @@ def config_show(
             origin.update({flag.partition("=")[0]: "flag" for flag in flags})
             text = _annotate(text, origin)
         typer.echo(text.rstrip("\n"))
+
+
+@config_app.command(
+    "keys",
+    epilog="Examples:  charnn config keys  |  charnn config keys train  |  "
+    "charnn config keys --json",
+)
+def config_keys(
+    prefix: Annotated[
+        str,
+        typer.Argument(help="Only the keys that start with this, e.g. train or model.hid."),
+    ] = "",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object a key instead of a table.")
+    ] = False,
+) -> None:
+    """Every config key: its type, default and meaning (as docs/configuration.md)."""
+    with _user_errors():
+        from charnn.config_keys import all_keys
+
+        keys = [info for info in all_keys() if info.key.startswith(prefix)]
+        if not keys:
+            raise CharnnError(f"no config key starts with {prefix!r}; charnn config keys lists all")
+        if as_json:
+            for info in keys:
+                typer.echo(json.dumps(dataclasses.asdict(info)))
+            return
+        width = max(len(info.key) for info in keys)
+        for info in keys:
+            typer.echo(f"{info.key:<{width}}  {info.type} = {info.default}")
+            for line in textwrap.wrap(info.description, 96 - 4):
+                typer.echo(f"    {line}")
+
+
+@config_app.command("list", epilog="Examples:  charnn config list  |  charnn train quick")
+def config_list() -> None:
+    """The shipped configs (presets): charnn train NAME runs one."""
+    with _user_errors():
+        from charnn.presets import preset_names, preset_summary
+
+        names = preset_names()
+        if not names:
+            raise CharnnError(
+                "this charnn has no presets installed; reinstall it (pip install charnn)"
+            )
+        width = max(len(name) for name in names)
+        for name in names:
+            typer.echo(f"{name:<{width}}  {preset_summary(name)}")
 
 
 def _annotate(yaml_text: str, origin: dict[str, str]) -> str:

@@ -395,12 +395,26 @@ FAMILIAR_NAMES = {
 
 
 def _unknown_key_message(dotted: str) -> str:
-    familiar = FAMILIAR_NAMES.get(dotted.rsplit(".", 1)[-1])
-    close = (
-        [familiar] if familiar else difflib.get_close_matches(dotted, known_keys(), n=1, cutoff=0.6)
+    return (
+        f"unknown config key {dotted!r}{_did_you_mean(dotted)}; charnn config keys lists them "
+        "(and docs/configuration.md)"
     )
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown config key {dotted!r}{hint}; docs/configuration.md lists the keys"
+
+
+def _did_you_mean(dotted: str) -> str:
+    """The known key a mistyped or misplaced one most likely meant, as a hint (or nothing)."""
+    keys = known_keys()
+    leaf = dotted.rsplit(".", 1)[-1]
+    if leaf in FAMILIAR_NAMES:  # another tool's name for one of ours
+        return f" (did you mean '{FAMILIAR_NAMES[leaf]}'?)"
+    leaves = {key.rsplit(".", 1)[-1]: key for key in keys}
+    if leaf in leaves:  # the right name in the wrong section, or in none (`lr`: `train.lr`)
+        return f" (did you mean '{leaves[leaf]}'?)"
+    close = difflib.get_close_matches(dotted, keys, n=1, cutoff=0.6)
+    if not close:
+        near = difflib.get_close_matches(leaf, leaves, n=1, cutoff=0.75)
+        close = [leaves[near[0]]] if near else []
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 _NONE_WORDS = frozenset({"null", "none", "~"})
