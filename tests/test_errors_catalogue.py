@@ -457,6 +457,15 @@ def _(s: Situation) -> list[str]:
     return ["train", str(s.config()), "--out-dir", str(run)]
 
 
+@scenario("resume-in-use")
+def _(s: Situation) -> list[str]:
+    run = s.tmp / "busy"
+    lock = training_lock(run)
+    lock.__enter__()  # "another" training that has not written last.pt yet
+    s.monkeypatch.setattr(s, "release", lambda: lock.__exit__(None, None, None), raising=False)
+    return ["train", "--resume", "--out-dir", str(run)]
+
+
 @scenario("resume-nothing")
 def _(s: Situation) -> list[str]:
     return ["train", "--resume", "--out-dir", str(s.tmp / "never-trained")]

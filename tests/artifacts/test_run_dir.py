@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -8,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from charnn.artifacts.run_dir import LOCK_NAME, RUN_FILES, start_run, training_lock
+from charnn.artifacts.run_dir import LOCK_NAME, RUN_FILES, in_use_by, start_run, training_lock
 from charnn.errors import CheckpointError
 
 HOLD_THE_LOCK = """
@@ -53,12 +55,12 @@ def test_a_killed_holder_does_not_keep_the_folder_locked(
     while True:  # the kernel drops the lock with the process
         try:
             with training_lock(run):
+                assert (run / LOCK_NAME).exists()
                 break
         except CheckpointError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-    assert (run / LOCK_NAME).exists()
 
 
 def test_a_folder_that_cannot_be_created(tmp_path: Path) -> None:
@@ -87,3 +89,29 @@ def test_start_run_removes_half_written_checkpoints(tmp_path: Path) -> None:
     start_run(tmp_path, resuming=True, overwrite=False)
     assert not torn.exists()
     assert (tmp_path / ".notes.tmp").exists() and (tmp_path / "last.pt").read_text() == "kept"
+
+
+def test_a_run_that_never_started_leaves_nothing_behind(tmp_path: Path) -> None:
+    """`charnn train --data nope.txt --out-dir runs/typo` used to leave runs/typo/.lock, which
+    `charnn plot runs/*` then tripped over."""
+    new = tmp_path / "runs" / "typo"
+    with pytest.raises(RuntimeError), training_lock(new):
+        raise RuntimeError("the text file does not exist")
+    assert not new.exists()
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    with pytest.raises(RuntimeError), training_lock(existing):
+        raise RuntimeError("the text file does not exist")
+    assert existing.is_dir() and not any(existing.iterdir())  # a folder the user made stays
+    with training_lock(existing):
+        (existing / "config.yaml").write_text("started\n")
+    assert (existing / ".lock").is_file()  # a run that started keeps its record
+
+
+def test_who_holds_a_folder_is_known_without_taking_it(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert in_use_by(run) is None
+    with training_lock(run):
+        assert in_use_by(run) == f"pid {os.getpid()} on {socket.gethostname()}"
+        (run / "metrics.jsonl").write_text("")
+    assert in_use_by(run) is None

@@ -572,3 +572,13 @@ def test_inductor_compiles_a_gru_that_computes_nn_grus_function() -> None:
     torch.testing.assert_close(hidden_c, hidden, rtol=0, atol=1e-5)
     for name, grad in grads.items():
         torch.testing.assert_close(grads_c[name], grad, rtol=0, atol=1e-6)
+
+
+def test_resume_while_another_process_trains_says_the_folder_is_in_use(
+    tiny_config: RunConfig,
+) -> None:
+    """It used to say 'nothing to resume ... it has no last.pt' when the other run simply had
+    not written one yet."""
+    run = Path(tiny_config.out_dir)
+    with training_lock(run), pytest.raises(CheckpointError, match="is in use by another charnn"):
+        resume_config(None, [f"out_dir={run}"])

@@ -9,8 +9,9 @@
 
 Only one process may train into a folder at a time. The lock is an OS-level advisory lock on
 `.lock` (flock), which the kernel releases when the holder exits for any reason, SIGKILL
-included, so a crashed run never leaves the folder locked. The file itself stays; it only
-records who held it last, for the error message.
+included, so a crashed run never leaves the folder locked. The file itself stays once a run
+has started; it only records who held it last, for the error message. A run that never
+started (a mistake in its config or data) removes it again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 import socket
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TextIO
 
@@ -35,29 +36,81 @@ RUN_FILES = (LAST_NAME, BEST_NAME, METRICS_NAME, CONFIG_NAME)
 
 @contextmanager
 def training_lock(run_dir: Path) -> Iterator[None]:
-    """Hold the folder's lock for the duration of the block, or refuse if another process does."""
+    """Hold the folder's lock for the duration of the block, or refuse if another process does.
+
+    A run that never got going (its text missing, say) leaves nothing behind: when the block
+    ends and the folder holds no run file, the lock file goes, and the folder too if this call
+    made it and it is empty.
+    """
+    made = not run_dir.exists()
+    file = _locked_file(run_dir)
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        file = (run_dir / LOCK_NAME).open("a+", encoding="utf-8")
-    except OSError as error:
-        raise CheckpointError(
-            f"cannot use run directory {run_dir}: {error.strerror or error}; "
-            f"choose another {key('out_dir')}"
-        ) from None
-    try:
-        if not _try_lock(file):
-            holder = _lock_holder(file)
-            raise CheckpointError(
-                f"{run_dir} is in use by another charnn train ({holder}); wait for it to "
-                f"finish or stop it, or train into another {key('out_dir')}"
-            )
         file.seek(0)
         file.truncate()
         file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
         file.flush()
-        yield
+        try:
+            yield
+        finally:
+            _tidy_unstarted(run_dir, made=made)
     finally:
         file.close()  # closing releases the lock
+
+
+def _locked_file(run_dir: Path) -> TextIO:
+    """The folder's lock file, opened and locked by this process; or one clear error."""
+    path = run_dir / LOCK_NAME
+    for _ in range(10):
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            file = path.open("a+", encoding="utf-8")
+        except OSError as error:
+            raise CheckpointError(
+                f"cannot use run directory {run_dir}: {error.strerror or error}; "
+                f"choose another {key('out_dir')}"
+            ) from None
+        if not _try_lock(file):
+            holder = _lock_holder(file)
+            file.close()
+            raise CheckpointError(
+                f"{run_dir} is in use by another charnn train ({holder}); wait for it to "
+                f"finish or stop it, or train into another {key('out_dir')}"
+            )
+        # The holder before may have removed the file (a run that never started) after this
+        # process opened it: a lock on a removed file locks nothing, so take the new one.
+        try:
+            if os.fstat(file.fileno()).st_ino == path.stat().st_ino:
+                return file
+        except OSError:
+            pass
+        file.close()
+    raise CheckpointError(f"could not lock {path}: it keeps being replaced; try again")
+
+
+def _tidy_unstarted(run_dir: Path, *, made: bool) -> None:
+    """Remove the lock file (and the folder, if made for this run and now empty) when no run
+    file was written: the run never started. Called while the lock is still held."""
+    if any((run_dir / name).exists() for name in RUN_FILES):
+        return
+    with suppress(OSError):
+        (run_dir / LOCK_NAME).unlink()
+        if made:
+            run_dir.rmdir()  # fails, and is left, if anything else is in it
+
+
+def in_use_by(run_dir: Path) -> str | None:
+    """Who holds the folder's training lock now (None: no one, or no such folder)."""
+    lock = run_dir / LOCK_NAME
+    if not lock.is_file():
+        return None
+    try:
+        file = lock.open("r+", encoding="utf-8")
+    except OSError:
+        return None
+    with file:
+        if _try_lock(file):
+            return None  # free: closing the file releases the lock just taken
+        return _lock_holder(file)
 
 
 def _lock_holder(file: TextIO) -> str:

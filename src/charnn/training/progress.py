@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from types import TracebackType
+from typing import TextIO
 
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
+
+
+def terminal_columns(stream: TextIO) -> int:
+    """The width of the terminal `stream` writes to; 0 when it has none or reports none."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):  # not a terminal, closed, or no file number
+        return 0
 
 
 class Progress:
@@ -22,7 +32,9 @@ class Progress:
     def __init__(self, *, total_steps: int | None, initial_step: int, shown: bool = True) -> None:
         self.shown = shown
         """False in every process of a multi-process run but the first: it shows nothing."""
-        self.interactive = shown and sys.stderr.isatty()
+        # A terminal that reports no width (some pseudo-terminals: `script`, CI runners) gets
+        # plain lines: tqdm draws nothing at width 0.
+        self.interactive = shown and sys.stderr.isatty() and terminal_columns(sys.stderr) > 0
         self._bar = (
             tqdm(
                 total=total_steps,

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from charnn.artifacts.checkpoint import LAST_NAME, Checkpoint, load_checkpoint
+from charnn.artifacts.run_dir import in_use_by
 from charnn.config import RunConfig, changed_keys, config_to_dict, load_config
 from charnn.errors import CheckpointError, ConfigError, key
 
@@ -32,6 +33,12 @@ def resume_config(config_file: Path | None, overrides: list[str]) -> tuple[RunCo
     """
     run_dir = Path(load_config(config_file, overrides).out_dir)
     last = run_dir / LAST_NAME
+    holder = in_use_by(run_dir)
+    if holder is not None:
+        raise CheckpointError(
+            f"{run_dir} is in use by another charnn train ({holder}); wait for it to finish or "
+            f"stop it, then resume; or train into another {key('out_dir')}"
+        )
     if not last.is_file():
         raise CheckpointError(
             f"nothing to resume in {run_dir}: it has no {LAST_NAME}; "
