@@ -5,6 +5,7 @@
       last.pt         the latest state, for --resume
       best.pt         the weights with the lowest validation loss, for sample and eval
       metrics.jsonl   one JSON record per report and per evaluation
+      tensorboard/    the same records as TensorBoard events (train.tensorboard: true)
       .lock           held by the process training into the folder
 
 Only one process may train into a folder at a time. The lock is an OS-level advisory lock on
@@ -17,6 +18,7 @@ started (a mistake in its config or data) removes it again.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
 from collections.abc import Iterator
@@ -31,6 +33,8 @@ from charnn.platform.atomic import remove_stale_temporaries
 CONFIG_NAME = "config.yaml"
 METRICS_NAME = "metrics.jsonl"
 LOCK_NAME = ".lock"
+TENSORBOARD_DIR = "tensorboard"
+"""train.tensorboard's event files: part of the run, cleared with it."""
 RUN_FILES = (LAST_NAME, BEST_NAME, METRICS_NAME, CONFIG_NAME)
 
 
@@ -133,6 +137,8 @@ def start_run(run_dir: Path, *, resuming: bool, overwrite: bool) -> None:
         # A new run starts clean (also after a run that died before its first checkpoint).
         for name in RUN_FILES:
             (run_dir / name).unlink(missing_ok=True)
+        # The old run's event files would be drawn over the new run's in TensorBoard.
+        shutil.rmtree(run_dir / TENSORBOARD_DIR, ignore_errors=True)
     # Half-written checkpoints of a process that was killed mid-write; we hold the lock, so
     # no one else is writing them now.
     remove_stale_temporaries(run_dir)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from charnn.artifacts.run_dir import TENSORBOARD_DIR
 from charnn.errors import ConfigError
 
-FOLDER = "tensorboard"
+FOLDER = TENSORBOARD_DIR
 SCALARS = {
     "train": {
         "loss": "train/loss",
@@ -33,7 +34,10 @@ SCALARS = {
 class TensorBoardMirror:
     """Called with each metrics record; writes its numbers as scalars at the record's step."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, *, purge_step: int | None = None) -> None:
+        """`purge_step`: for a resumed run, the step after its checkpoint's. Records a crashed
+        session wrote past its last checkpoint are written again; TensorBoard drops the old
+        ones from that step on (metrics.jsonl is cut there likewise)."""
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
@@ -41,7 +45,7 @@ class TensorBoardMirror:
                 "train.tensorboard needs the tensorboard package; install it with "
                 "pip install 'charnn[tensorboard]', or set train.tensorboard=false"
             ) from None
-        self.writer = SummaryWriter(log_dir=str(run_dir / FOLDER))
+        self.writer = SummaryWriter(log_dir=str(run_dir / FOLDER), purge_step=purge_step)
 
     def __call__(self, event: str, record: dict[str, Any]) -> None:
         for key, tag in SCALARS.get(event, {}).items():

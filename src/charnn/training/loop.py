@@ -128,7 +128,11 @@ class Run:
         if train.compile:
             self.stepped = compile_model(self.stepped)
 
-        mirror = TensorBoardMirror(run_dir) if train.tensorboard and world.is_main else None
+        mirror = None
+        if train.tensorboard and world.is_main:
+            # Records past the checkpoint belong to a lost session, as in metrics.jsonl.
+            after = self.state.step + 1 if resume_from is not None else None
+            mirror = TensorBoardMirror(run_dir, purge_step=after)
         self.metrics = MetricsLog(run_dir / METRICS_NAME, mirror=mirror)
         if world.is_main:
             (run_dir / CONFIG_NAME).write_text(_config_header(config) + config_to_yaml(config))
