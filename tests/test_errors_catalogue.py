@@ -457,6 +457,26 @@ def _(s: Situation) -> list[str]:
     return ["train", str(s.config()), "--out-dir", str(run)]
 
 
+@scenario("checkpoint-is-export")
+def _(s: Situation) -> list[str]:
+    exported = s.tmp / "model.pt"
+    result = CliRunner().invoke(app, ["export", str(s.trained_run), "--out", str(exported)])
+    assert result.exit_code == 0, result.output
+    return ["sample", str(exported), "--length", "5"]
+
+
+@scenario("checkpoint-is-config")
+def _(s: Situation) -> list[str]:
+    return ["sample", str(REPO_ROOT / "configs" / "quick.yaml")]
+
+
+@scenario("resume-run-dir-as-config")
+def _(s: Situation) -> list[str]:
+    run = s.tiny_run()
+    s.monkeypatch.chdir(run.parent)
+    return ["train", "--resume", run.name]
+
+
 @scenario("resume-in-use")
 def _(s: Situation) -> list[str]:
     run = s.tmp / "busy"

@@ -255,6 +255,11 @@ def train(
         if resume and overwrite:
             raise CharnnError("--resume continues a run and --overwrite starts it over; pick one")
         config = resolve_config_file(config) if config is not None else None
+        if config is not None and config.is_dir() and (config / "config.yaml").is_file():
+            raise CharnnError(
+                f"{config} is a run directory, not a config file; to continue the run in it: "
+                f"charnn train --resume --out-dir {config}"
+            )
         all_overrides = [
             *(overrides or []),
             *_flag_overrides(data=data, out_dir=out_dir, device=device),

@@ -203,6 +203,9 @@ def load_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> 
         f"{path} is not a readable checkpoint (truncated or corrupted); "
         f"use another one (a run directory also has {other})"
     )
+    other_kind = _not_a_checkpoint(path)
+    if other_kind is not None:
+        raise CheckpointError(other_kind)
     # charnn always writes torch's zip format; anything else is not one of ours, or is torn.
     if not zipfile.is_zipfile(path):
         raise CheckpointError(unreadable)
@@ -262,6 +265,32 @@ def load_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> 
         ) from None
     except CharnnError as error:
         raise CheckpointError(f"{path} is a damaged charnn checkpoint: {error}") from None
+
+
+def _not_a_checkpoint(path: Path) -> str | None:
+    """What to say when `path` is another kind of file a user might pass for a checkpoint: an
+    exported model or a config (None: it may be a checkpoint)."""
+    run_dir = path.parent
+    use = f"give the run directory ({run_dir}) or its {BEST_NAME}"
+    if path.suffix in (".yaml", ".yml"):
+        return (
+            f"{path} is a config file, not a checkpoint; train it with charnn train {path}, "
+            "then use the run directory it writes"
+        )
+    if path.suffix == ".onnx":
+        return f"{path} is an exported ONNX model, not a checkpoint; {use}"
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (OSError, zipfile.BadZipFile):
+            return None
+        if any("/code/" in name or name.endswith("/constants.pkl") for name in names):
+            return (
+                f"{path} is a TorchScript model (what charnn export writes), not a "
+                f"checkpoint; {use}"
+            )
+    return None
 
 
 def _checksum_or_none(data: dict[str, Any]) -> str | None:
