@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import errno
+import itertools
 import json
 import math
 import os
@@ -582,3 +583,46 @@ def test_resume_while_another_process_trains_says_the_folder_is_in_use(
     run = Path(tiny_config.out_dir)
     with training_lock(run), pytest.raises(CheckpointError, match="is in use by another charnn"):
         resume_config(None, [f"out_dir={run}"])
+
+
+def test_a_finished_run_says_so_and_an_extension_continues_the_decay(
+    corpus_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Resuming a finished run printed 'done' with no hint; with a larger max_steps the cosine
+    was stretched over the new total and the learning rate jumped back up."""
+    run = tmp_path / "run"
+    train(config_from_dict(tiny_tree(corpus_file, run, max_steps=30, log_every=1, eval_every=10)))
+    config, checkpoint = resume_config(None, [f"out_dir={run}"])
+    with caplog.at_level("INFO", logger="charnn"):
+        again = train(config, resume_from=checkpoint)
+    assert again.steps == 30
+    assert "already finished: step 30, train.max_steps reached" in caplog.text
+    assert "resume with a larger train.max_steps" in caplog.text
+
+    config, checkpoint = resume_config(None, [f"out_dir={run}", "train.max_steps=40"])
+    train(config, resume_from=checkpoint)
+    lrs = {r["step"]: r["lr"] for r in MetricsLog(run / "metrics.jsonl").read() if r["lr"]}
+    floor = config.train.lr * config.train.min_lr_ratio
+    # The step-30 record holds the rate of step 30 (set at index 29): just above the floor.
+    assert lrs[30] == pytest.approx(floor, rel=0.05)  # where the first session's decay ended
+    after = [lrs[step] for step in range(30, 41)]
+    assert all(b <= a + 1e-12 for a, b in itertools.pairwise(after))  # no jump
+    last = load_checkpoint(run / "last.pt")
+    assert last.schedule_restart["step"] == 30
+
+
+def test_an_extension_mid_decay_goes_on_from_the_learning_rate_it_had(
+    corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = tmp_path / "run"
+    tree = tiny_tree(corpus_file, run, max_steps=40, log_every=1, eval_every=10)
+    interrupt_at(monkeypatch, 20)
+    with pytest.raises(TrainingInterrupted):
+        train(config_from_dict(tree))
+    monkeypatch.undo()
+    config, checkpoint = resume_config(None, [f"out_dir={run}", "train.max_steps=60"])
+    train(config, resume_from=checkpoint)
+    lrs = {r["step"]: r["lr"] for r in MetricsLog(run / "metrics.jsonl").read() if r["lr"]}
+    floor = config.train.lr * config.train.min_lr_ratio
+    assert floor < lrs[21] <= lrs[20]  # goes on from where it was, not back up
+    assert lrs[60] == pytest.approx(floor, rel=0.01)

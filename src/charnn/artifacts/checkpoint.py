@@ -71,6 +71,8 @@ class Checkpoint:
     """The best validation score so far (higher is better: -loss, or accuracy)."""
     evals_since_best: int = 0
     """Evaluations in a row since the score last improved (train.early_stopping_patience)."""
+    schedule_restart: dict[str, float] = field(default_factory=dict)
+    """Where a resumed run with new limits picked the learning-rate decay up (empty: never)."""
     device: str = "cpu"
     """The device it was trained on."""
     versions: dict[str, str] = field(default_factory=dict)
@@ -97,6 +99,7 @@ class Checkpoint:
             "labels": self.labels,
             "best_score": self.best_score,
             "evals_since_best": self.evals_since_best,
+            "schedule_restart": self.schedule_restart,
             "device": self.device,
         }
 
@@ -256,6 +259,7 @@ def load_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> 
             labels=[str(label) for label in data.get("labels") or []],
             best_score=_optional_float(data.get("best_score")),
             evals_since_best=int(data.get("evals_since_best", 0)),
+            schedule_restart={k: float(v) for k, v in (data.get("schedule_restart") or {}).items()},
             device=str(data.get("device", "cpu")),
             versions=dict(data.get("versions") or {}),
         )

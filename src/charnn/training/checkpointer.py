@@ -15,6 +15,7 @@ from charnn.config import RunConfig
 from charnn.model.cells import map_hidden
 from charnn.model.network import hidden_from_list, hidden_to_list
 from charnn.platform.device import rng_state, set_rng_state
+from charnn.training.schedule import Restart
 from charnn.training.state import TrainState
 from charnn.training.world import World
 
@@ -61,6 +62,7 @@ class Checkpointer:
             best_val_loss=state.best_val_loss,
             best_score=state.best_score,
             evals_since_best=state.evals_since_best,
+            schedule_restart=state.restart.to_dict() if state.restart else {},
             val_loss=val_loss,
             elapsed_s=state.elapsed_s,
             skipped_steps=state.skipped_steps,
@@ -106,6 +108,7 @@ class Checkpointer:
             best_val_loss=checkpoint.best_val_loss,
             best_score=_best_score(checkpoint),
             evals_since_best=checkpoint.evals_since_best,
+            restart=Restart.from_dict(checkpoint.schedule_restart),
             hidden=hidden,
             skipped_steps=checkpoint.skipped_steps,
             consecutive_skips=checkpoint.consecutive_skips,

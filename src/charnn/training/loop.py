@@ -27,7 +27,7 @@ from charnn.artifacts.checkpoint import BEST_NAME, LAST_NAME, Checkpoint, NonFin
 from charnn.artifacts.metrics import MetricsLog
 from charnn.artifacts.run_dir import CONFIG_NAME, METRICS_NAME, start_run, training_lock
 from charnn.artifacts.tensorboard import TensorBoardMirror
-from charnn.config import RunConfig, config_to_yaml
+from charnn.config import RunConfig, TrainConfig, config_to_yaml
 from charnn.errors import TrainingDiverged, key
 from charnn.model.network import count_parameters
 from charnn.model.precision import (
@@ -44,7 +44,7 @@ from charnn.training.classification import ClassificationTask
 from charnn.training.clock import Clock
 from charnn.training.progress import Progress
 from charnn.training.report import Reporter
-from charnn.training.schedule import lr_at
+from charnn.training.schedule import Restart, lr_at
 from charnn.training.signals import interrupted, out_of_memory_is_a_user_error, stop_on_signals
 from charnn.training.state import TrainState, TrainSummary
 from charnn.training.step import StepResult, build_optimizer, train_step
@@ -123,6 +123,7 @@ class Run:
         self.state = TrainState()
         if resume_from is not None:
             self.state = self.checkpointer.restore(resume_from, self.model, self.optimizer)
+            self.continue_the_decay(resume_from.config.train)
         # What the step calls; checkpoints keep saving `model`, whose names do not change.
         self.stepped = world.wrap(self.model, device)
         if train.compile:
@@ -145,9 +146,36 @@ class Run:
         self.stop_early = patience is not None and self.state.evals_since_best >= patience
         self.best_metrics: dict[str, float] = {}
 
+    def continue_the_decay(self, before: TrainConfig) -> None:
+        """A resumed run whose limits changed goes on decaying from the learning rate it had,
+        rather than stretching the old cosine (which would jump it back up)."""
+        train, state = self.config.train, self.state
+        limits = ("max_steps", "max_time", "max_epochs")
+        if all(getattr(before, name) == getattr(train, name) for name in limits):
+            return
+        if train.schedule != "cosine" or state.step < train.warmup_steps:
+            return  # still warming up: the decay has not begun
+        epochs = before.max_epochs
+        lr = lr_at(
+            state.step,
+            state.elapsed_s,
+            before,
+            epoch_steps=None if epochs is None else self.epoch_steps(epochs),
+            restart=state.restart,
+        )
+        state.restart = Restart(step=state.step, elapsed_s=state.elapsed_s, lr=lr)
+        logger.info(
+            "the run's limits changed: the learning rate decays on from %.2e (step %d) to "
+            "%.2e at the new limits",
+            lr,
+            state.step,
+            train.lr * train.min_lr_ratio,
+        )
+
     def train(self) -> TrainSummary:
         config, state = self.config, self.state
         self.log_start()
+        self.log_if_finished()
         with (
             stop_on_signals() as stop_signal,
             Progress(
@@ -188,7 +216,13 @@ class Run:
             batch = self.task.batch(state.step)
             if batch.restarts:
                 state.hidden = None  # every stream jumps back to its start
-            self.lr = lr_at(state.step, state.elapsed_s, train, epoch_steps=self.epoch_steps())
+            self.lr = lr_at(
+                state.step,
+                state.elapsed_s,
+                train,
+                epoch_steps=self.epoch_steps(),
+                restart=state.restart,
+            )
             for group in self.optimizer.param_groups:
                 group["lr"] = self.lr
             result = train_step(
@@ -315,6 +349,30 @@ class Run:
                 f"the weights are not finite (NaN or inf) at step {self.state.step}"
             ) from None
 
+    def log_if_finished(self) -> None:
+        """A resumed run that has nothing left to do says so, and how to train it further."""
+        state = self.state
+        limit = self.limit_reached()
+        if state.step == 0 or not (limit or self.stop_early):
+            return
+        if self.stop_early:
+            logger.info(
+                "this run stopped early at step %d (%d evaluations without a better %s); to "
+                "train it further, resume with a larger train.early_stopping_patience",
+                state.step,
+                state.evals_since_best,
+                self.task.score_name,
+            )
+            return
+        logger.info(
+            "this run has already finished: step %d, train.%s reached; to train it further, "
+            "resume with a larger train.%s (the learning rate goes on decaying from where it "
+            "is: docs/training.md)",
+            state.step,
+            limit,
+            limit,
+        )
+
     def log_start(self) -> None:
         model, train, step = self.config.model, self.config.train, self.state.step
         logger.info(
@@ -354,9 +412,9 @@ class Run:
             best_metrics=self.best_metrics,
         )
 
-    def epoch_steps(self) -> int | None:
-        """train.max_epochs in steps (None: no epoch limit)."""
-        epochs = self.config.train.max_epochs
+    def epoch_steps(self, epochs: float | None = None) -> int | None:
+        """train.max_epochs (or `epochs`) in steps (None: no epoch limit)."""
+        epochs = self.config.train.max_epochs if epochs is None else epochs
         return None if epochs is None else max(1, round(epochs * self.task.steps_per_epoch))
 
     def step_limit(self) -> int | None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from charnn.model.cells import Hidden
+from charnn.training.schedule import Restart
 
 
 @dataclass
@@ -19,6 +20,8 @@ class TrainState:
     best_score: float | None = None
     """The best validation score so far (higher is better: -loss, or accuracy)."""
     evals_since_best: int = 0
+    restart: Restart | None = None
+    """Where the learning-rate decay was picked up after the limits changed on a resume."""
     hidden: Hidden | None = None
     skipped_steps: int = 0
     consecutive_skips: int = 0
