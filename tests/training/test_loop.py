@@ -626,3 +626,24 @@ def test_an_extension_mid_decay_goes_on_from_the_learning_rate_it_had(
     floor = config.train.lr * config.train.min_lr_ratio
     assert floor < lrs[21] <= lrs[20]  # goes on from where it was, not back up
     assert lrs[60] == pytest.approx(floor, rel=0.01)
+
+
+def test_a_run_shorter_than_its_warmup_is_warned_about(
+    corpus_file: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """quick.yaml with max_time=5 used to end at 8.4e-4 of its 2e-3, silently."""
+    tree = tiny_tree(corpus_file, tmp_path / "steps", max_steps=10, warmup_steps=50)
+    with caplog.at_level("WARNING", logger="charnn"):
+        train(config_from_dict(tree))
+    assert "train.warmup_steps=50 is longer than this run (10 steps)" in caplog.text
+    caplog.clear()
+    timed = tiny_tree(corpus_file, tmp_path / "time", max_steps=None, max_time=60, warmup_steps=50)
+    monkeypatch.setattr(
+        trainer.Run, "limit_reached", lambda self: "max_time" if self.state.step >= 7 else ""
+    )
+    with caplog.at_level("WARNING", logger="charnn"):
+        train(config_from_dict(timed))
+    assert "ended at step 7, inside its warmup (train.warmup_steps=50)" in caplog.text

@@ -292,6 +292,8 @@ class Run:
         """Report the last partial window and evaluate the final weights, once."""
         state = self.state
         self.reporter.report(state, self.lr)
+        if self.world.is_main:
+            self.warn_short_warmup(ended=True)
         if self.last_eval_step != state.step:
             self.evaluate_and_save()
         elif self.checkpointer.saved_elapsed_s < state.elapsed_s:
@@ -373,7 +375,33 @@ class Run:
             limit,
         )
 
+    def warn_short_warmup(self, *, ended: bool) -> None:
+        """A run shorter than its warmup never reaches train.lr: say so, before it starts when
+        a step limit shows it, or when it ends (a time limit)."""
+        warmup, limit = self.config.train.warmup_steps, self.step_limit()
+        if warmup <= 0 or self.state.step >= warmup:
+            return
+        if not ended and limit is not None and limit < warmup:
+            logger.warning(
+                "train.warmup_steps=%d is longer than this run (%d steps): the learning rate "
+                "will never reach train.lr=%g; lower train.warmup_steps",
+                warmup,
+                limit,
+                self.config.train.lr,
+            )
+        elif ended and (limit is None or limit >= warmup):  # a time limit cut it short
+            logger.warning(
+                "the run ended at step %d, inside its warmup (train.warmup_steps=%d): the "
+                "learning rate never reached train.lr=%g; lower train.warmup_steps or give it "
+                "more time",
+                self.state.step,
+                warmup,
+                self.config.train.lr,
+            )
+
     def log_start(self) -> None:
+        if self.world.is_main:
+            self.warn_short_warmup(ended=False)
         model, train, step = self.config.model, self.config.train, self.state.step
         logger.info(
             "%s %s %dx%d (%s parameters) on %s; %s",
