@@ -335,7 +335,12 @@ def sample(
         ),
     ] = SAMPLING.seed,
     num_samples: Annotated[
-        int, typer.Option("--num-samples", help="How many samples to generate (in one batch).")
+        int,
+        typer.Option(
+            "--num-samples",
+            help="How many samples to generate (in one batch). Sample k uses seed S + k - 1: "
+            "the text --seed S+k-1 gives alone.",
+        ),
     ] = SAMPLING.num_samples,
     unknown_chars: UnknownCharsOption = SAMPLING.unknown_chars,
     replace_with: ReplaceWithOption = SAMPLING.replace_with,
@@ -366,9 +371,10 @@ def sample(
             unknown_chars=unknown_chars,
             replace_with=replace_with,
         )
-        if seed is None:
+        if seed is None and temperature > 0:  # greedy text does not depend on a seed
+            again = "this text" if num_samples == 1 else "these samples"
             typer.echo(
-                f"seed {chosen_seed} (pass --seed {chosen_seed} to get this text again)", err=True
+                f"seed {chosen_seed} (pass --seed {chosen_seed} to get {again} again)", err=True
             )
         _print_samples(steps, prime=prime, num_samples=num_samples)
 

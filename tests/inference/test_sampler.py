@@ -241,3 +241,31 @@ def test_sampling_on_cuda_follows_the_models_distribution(
         logits, _ = model(vocab.encode(prime).unsqueeze(0).cuda())
     expected = torch.softmax(logits[0, -1].double().cpu() / temperature, dim=-1)
     _assert_frequencies_match(vocab.encode("".join(first)), expected)
+
+
+def test_sample_i_of_a_batch_is_the_sample_its_own_seed_gives(trained_run: Path) -> None:
+    """With --num-samples 2 --seed 1 the first sample differed from the one-sample --seed 1
+    text: the batch shared one generator."""
+    import charnn
+
+    model = charnn.load_model(trained_run)
+    for options in ({"temperature": 2.0}, {"temperature": 2.0, "top_k": 5}):
+        _, steps = model.stream("the ", length=40, seed=7, num_samples=3, **options)
+        columns = list(zip(*steps, strict=True))
+        batch = ["the " + "".join(column) for column in columns]
+        alone = [model.generate("the ", length=40, seed=7 + i, **options) for i in range(3)]
+        assert batch == alone
+        assert len(set(batch)) > 1  # and they are different samples
+
+
+def test_greedy_sampling_prints_no_seed(trained_run: Path) -> None:
+    from typer.testing import CliRunner
+
+    from charnn.cli import app
+
+    greedy = CliRunner().invoke(
+        app, ["sample", str(trained_run), "--temperature", "0", "--length", "5"]
+    )
+    assert greedy.exit_code == 0 and "seed" not in greedy.stderr
+    drawn = CliRunner().invoke(app, ["sample", str(trained_run), "--length", "5"])
+    assert "pass --seed" in drawn.stderr

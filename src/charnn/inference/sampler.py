@@ -1,5 +1,8 @@
 """Generate text from a model, one character per step, for one or many samples at once.
 
+Sample i of a batch draws from its own generator, seeded `seed + i`: it is the text a run of
+one sample with that seed gives, so any sample of a batch can be made again on its own.
+
 Sampling draws from an explicit `torch.Generator`, so the same seed gives the same text.
 `generate` yields characters as they are made and prints nothing: the caller decides where
 they go (the CLI streams them to stdout).
@@ -76,30 +79,34 @@ NOISE_BLOCK_ELEMENTS = 1 << 20
 
 class _NoiseRows:
     """`gumbel + shift` rows, one (N, V) per step, drawn a block of steps at a time, so
-    that the generator runs once per block rather than once per character.
+    that each generator runs once per block rather than once per character.
 
-    The block size depends only on (N, V), not on how many steps are wanted, so a longer sample
-    with the same seed continues the shorter one.
+    Row i comes from generators[i] alone, in blocks whose size depends only on V: a longer
+    sample with the same seed continues the shorter one, and a sample of a batch is the sample
+    its seed gives alone.
     """
 
     def __init__(
         self,
-        shape: tuple[int, int],
+        vocab_size: int,
         *,
-        generator: torch.Generator,
+        generators: list[torch.Generator],
         dtype: torch.dtype,
         shift: torch.Tensor | None = None,
     ) -> None:
-        self._shape, self._generator, self._dtype, self._shift = shape, generator, dtype, shift
-        per_step = shape[0] * shape[1]
-        self._block = max(1, min(NOISE_BLOCK_STEPS, NOISE_BLOCK_ELEMENTS // per_step))
+        self._vocab_size, self._generators = vocab_size, generators
+        self._dtype, self._shift = dtype, shift
+        self._block = max(1, min(NOISE_BLOCK_STEPS, NOISE_BLOCK_ELEMENTS // vocab_size))
         self._rows: list[torch.Tensor] = []
         self._next = 0
 
     def next(self) -> torch.Tensor:
         if self._next == len(self._rows):
-            device = self._generator.device
-            block = gumbel((self._block, *self._shape), self._generator, device)  # (S, N, V)
+            shape = (self._block, 1, self._vocab_size)
+            block = torch.cat(  # (S, N, V)
+                [gumbel(shape, generator, generator.device) for generator in self._generators],
+                dim=1,
+            )
             if self._shift is not None:
                 block.add_(self._shift.double())
             self._rows = list(block.to(self._dtype).unbind(0))
@@ -123,21 +130,21 @@ class _Draws:
         hidden: Hidden,
         options: SamplingOptions,
         *,
-        generator: torch.Generator,
+        generators: list[torch.Generator],
     ) -> None:
         self._options = options
         self._folded = options.temperature > 0 and options.top_k == 0 and options.top_p == 1.0
         scale = 1 / options.temperature if self._folded else 1.0
         self._stepper = sampling_step(model, hidden, logit_scale=scale)
         head_bias = self._stepper.head_bias  # (V,), already divided when folded
-        shape = (self._stepper.num_streams, head_bias.shape[0])  # (N, V)
+        vocab_size = head_bias.shape[0]
         self._noise = None
         if self._folded:
             self._noise = _NoiseRows(
-                shape, generator=generator, dtype=head_bias.dtype, shift=head_bias
+                vocab_size, generators=generators, dtype=head_bias.dtype, shift=head_bias
             )
         elif options.temperature > 0:
-            self._noise = _NoiseRows(shape, generator=generator, dtype=torch.float32)
+            self._noise = _NoiseRows(vocab_size, generators=generators, dtype=torch.float32)
 
     def __call__(self, ids: torch.Tensor, *, out: torch.Tensor) -> torch.Tensor:
         """Write the next ids (N,) into `out` and return it."""
@@ -182,7 +189,9 @@ def _generate(
 ) -> Iterator[list[str]]:
     length, num_samples = options.length, options.num_samples
     device = next(model.parameters()).device
-    generator = torch.Generator(device=device).manual_seed(seed)
+    generators = [
+        torch.Generator(device=device).manual_seed(seed + index) for index in range(num_samples)
+    ]
     model.eval()
     with torch.inference_mode():
         inputs = prime_ids.to(device).unsqueeze(0).expand(num_samples, -1)  # (N, P)
@@ -192,7 +201,7 @@ def _generate(
             _, hidden = model(inputs[:, :-1])
         else:
             hidden = model.zero_hidden(num_samples)
-        draws = _Draws(model, hidden, options, generator=generator)
+        draws = _Draws(model, hidden, options, generators=generators)
         decoders = [vocab.decoder() for _ in range(num_samples)]
         chosen = inputs[:, -1]  # (N,)
         # Ids go into a buffer and come back to Python a block of steps at a time: on a GPU,
