@@ -311,3 +311,22 @@ def test_corpus_hash_identifies_the_text(tmp_path: Path) -> None:
     path = tmp_path / "a.txt"
     path.write_text("abc", encoding="utf-8")
     assert load_corpus(DataConfig(path=str(path))).sha256 == hashlib.sha256(b"abc").hexdigest()
+
+
+def test_downloads_are_cached_per_user_not_per_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tiny Shakespeare was cached under ./data, so it downloaded again from every directory."""
+    from charnn.data.sources import data_dir
+    from charnn.data.token_cache import cache_dir
+
+    monkeypatch.delenv("CHARNN_DATA_DIR", raising=False)
+    monkeypatch.delenv("CHARNN_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    assert data_dir() == tmp_path / "xdg" / "charnn" / "data"
+    assert cache_dir() == tmp_path / "xdg" / "charnn" / "tokens"
+    monkeypatch.setenv("CHARNN_CACHE_DIR", str(tmp_path / "mine"))
+    assert data_dir() == tmp_path / "mine" / "data" and cache_dir() == tmp_path / "mine" / "tokens"
+    monkeypatch.setenv("CHARNN_DATA_DIR", str(tmp_path / "corpora"))
+    assert data_dir() == tmp_path / "corpora"

@@ -19,6 +19,7 @@ from pathlib import Path
 from charnn.config import DataConfig
 from charnn.data.download import download
 from charnn.errors import DataError, key
+from charnn.platform.cache import cache_root
 from charnn.platform.digest import file_sha256
 
 DATA_DIR_ENV = "CHARNN_DATA_DIR"
@@ -55,7 +56,9 @@ class Corpus:
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV) or "data")
+    """Where downloaded corpora are kept: $CHARNN_DATA_DIR, else the per-user cache's data/."""
+    configured = os.environ.get(DATA_DIR_ENV)
+    return Path(configured).expanduser() if configured else cache_root() / "data"
 
 
 def load_corpus(data: DataConfig) -> Corpus:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
-import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,9 +34,10 @@ from charnn.data.sources import decode_error, read_file_bytes
 from charnn.data.vocab import ByteVocab, CharVocab
 from charnn.errors import DataError
 from charnn.platform.atomic import atomic_write
+from charnn.platform.cache import CACHE_ROOT_ENV, cache_root
 from charnn.platform.digest import file_sha256, tensor_bytes
 
-CACHE_ENV = "CHARNN_CACHE_DIR"
+CACHE_ENV = CACHE_ROOT_ENV
 FORMAT_VERSION = 1
 CHUNK_BYTES = 16 << 20
 CODE_POINTS = 0x110000
@@ -57,11 +57,7 @@ class TokenFile:
 
 
 def cache_dir() -> Path:
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "charnn" / "tokens"
+    return cache_root() / "tokens"
 
 
 def id_type_for(vocab_size: int) -> str:
