@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -477,6 +478,38 @@ def _(s: Situation) -> list[str]:
     return ["train", "--resume", run.name]
 
 
+@scenario("checkpoint-disk-full")
+def _(s: Situation) -> list[str]:
+    # The third checkpoint write finds the disk full half way through its bytes.
+    real_fdopen = os.fdopen
+    writes: list[int] = []
+
+    class FillsUp:
+        def __init__(self, file: Any) -> None:
+            self.file = file
+
+        def write(self, data: Any) -> int:
+            self.file.write(bytes(data)[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.file, name)
+
+        def __enter__(self) -> Any:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.file.close()
+
+    def small_disk(descriptor: int, *args: Any, **kwargs: Any) -> Any:
+        file = real_fdopen(descriptor, *args, **kwargs)
+        writes.append(1)
+        return FillsUp(file) if len(writes) > 2 else file
+
+    s.monkeypatch.setattr(atomic.os, "fdopen", small_disk)
+    return ["train", str(s.config())]
+
+
 @scenario("resume-in-use")
 def _(s: Situation) -> list[str]:
     run = s.tmp / "busy"
@@ -772,7 +805,7 @@ def test_the_catalogue_row_holds(row: Row, situation: Situation) -> None:
     assert result.stdout == "" or row.id == "interrupted", result.stdout
     if hasattr(situation, "must_not_exist"):
         assert not situation.must_not_exist.exists()  # loading ran no code
-    if row.id == "checkpoint-write-fails" or row.id == "training-diverged":
+    if row.id in ("checkpoint-write-fails", "checkpoint-disk-full", "training-diverged"):
         _assert_no_broken_checkpoints(situation.tmp / "new-run")
 
 

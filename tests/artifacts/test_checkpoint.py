@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
+import io
 import os
 import pickle
 import zipfile
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import pytest
 import torch
 
-from charnn.artifacts import checkpoint as checkpoint_module
 from charnn.artifacts.checkpoint import (
     CHECKSUM_KEY,
     FORMAT_VERSION,
@@ -22,6 +24,7 @@ from charnn.config import RunConfig
 from charnn.data.vocab import CharVocab
 from charnn.errors import CheckpointError
 from charnn.model.network import CharRNN
+from charnn.platform import atomic
 
 
 def make_checkpoint() -> Checkpoint:
@@ -85,21 +88,55 @@ def test_saving_leaves_no_temporary_files(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
 
 
-def test_a_failed_write_keeps_the_previous_checkpoint(
+class FillsUp(io.RawIOBase):
+    """A file on a disk with `room` bytes left: a write past that fails part way, with ENOSPC,
+    as a real full disk does (the first bytes land, then the error)."""
+
+    def __init__(self, file: BinaryIO, room: int) -> None:
+        self.file, self.room = file, room
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        data = bytes(data)
+        if len(data) > self.room:
+            self.file.write(data[: self.room])
+            self.room = 0
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(data)
+        return self.file.write(data)
+
+    def fileno(self) -> int:
+        return self.file.fileno()
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        super().close()  # flushes through self.flush while the file is still open
+        self.file.close()
+
+
+def test_a_disk_that_fills_up_part_way_is_one_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A real full disk failed inside torch.save's zip writer (OSError), whose clean-up then
+    raised 'RuntimeError: [enforce fail at inline_container.cc] unexpected pos' over it."""
     path = tmp_path / "c.pt"
     save_checkpoint(path, make_checkpoint())
     before = path.read_bytes()
+    real_fdopen = os.fdopen
 
-    def disk_full(*args: object, **kwargs: object) -> None:
-        raise OSError(28, "No space left on device")
+    def small_disk(descriptor: int, *args: Any, **kwargs: Any) -> Any:
+        return FillsUp(real_fdopen(descriptor, *args, **kwargs), room=len(before) // 2)
 
-    monkeypatch.setattr(checkpoint_module.torch, "save", disk_full)
-    with pytest.raises(
-        CheckpointError, match="No space left on device; the previous checkpoint, if any, is intact"
-    ):
+    monkeypatch.setattr(atomic.os, "fdopen", small_disk)
+    with pytest.raises(CheckpointError) as caught:
         save_checkpoint(path, dataclasses.replace(make_checkpoint(), step=99))
+    message = str(caught.value)
+    assert f"no space left on the device of {tmp_path}" in message
+    assert "MB)" in message and "the previous checkpoint, if any, is intact" in message
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
 

@@ -11,6 +11,8 @@ Format history: 1 had no checksum (still read); 2 added `checksum`.
 
 from __future__ import annotations
 
+import errno
+import io
 import math
 import pickle
 import zipfile
@@ -169,15 +171,31 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         )
     content = checkpoint.to_dict()
     content[CHECKSUM_KEY] = content_sha256(content)
+    # Serialised in memory first: a disk that fills up part way through then fails one plain
+    # write, where inside torch.save it failed in the zip writer, whose clean-up then raised a
+    # second, unrelated error over the first.
+    buffer = io.BytesIO()
+    torch.save(content, buffer)
+    data = buffer.getbuffer()
     try:
         with atomic_write(path) as file:
-            torch.save(content, file)
+            file.write(data)
     except OSError as error:
-        raise CheckpointError(
-            f"could not write checkpoint {path}: {error.strerror or error}; "
-            "the previous checkpoint, if any, is intact; "
-            f"free disk space or choose another {key('out_dir')}"
-        ) from None
+        raise CheckpointError(_write_failure(path, error, len(data))) from None
+
+
+def _write_failure(path: Path, error: OSError, size: int) -> str:
+    kept = "the previous checkpoint, if any, is intact"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            f"could not write checkpoint {path}: no space left on the device of {path.parent} "
+            f"(the checkpoint needs {size / 1e6:,.1f} MB); {kept}; free disk space or choose "
+            f"another {key('out_dir')}"
+        )
+    return (
+        f"could not write checkpoint {path}: {error.strerror or error}; {kept}; "
+        f"free disk space or choose another {key('out_dir')}"
+    )
 
 
 def checkpoint_path(run: Path, *, prefer: str = BEST_NAME) -> Path:
