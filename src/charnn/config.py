@@ -201,6 +201,11 @@ class TrainConfig:
     of it). Bounds the pause on a large corpus; `charnn eval` always scores the whole split."""
     log_every: int = 50
     """Steps between metrics records and plain progress lines."""
+    sample_every: int = 0
+    """`task: lm`: every this many steps, generate a short sample, print it and append it (with
+    its step) to <out_dir>/samples.jsonl, to watch the text improve; 0: never."""
+    sample_length: int = 200
+    """Characters in each of those samples."""
     seed: int = 1337
     """Seeds the weights' initialisation and dropout: the same seed trains the same model."""
     precision: str = "fp32"
@@ -266,6 +271,13 @@ class TrainConfig:
                 f"train.eval_chars must be >= 2 (null: the whole split); got {self.eval_chars}",
             )
         _require(self.seed >= 0, f"train.seed must be >= 0; got {self.seed}")
+        _require(
+            self.sample_every >= 0,
+            f"train.sample_every must be >= 0 (0: never); got {self.sample_every}",
+        )
+        _require(
+            self.sample_length > 0, f"train.sample_length must be > 0; got {self.sample_length}"
+        )
         _one_of("train.precision", self.precision, PRECISIONS)
         _require(
             self.max_consecutive_skips >= 0,
@@ -294,6 +306,11 @@ class RunConfig:
         _require(self.out_dir != "", "out_dir is empty; name a run directory")
         _require(self.device != "", "device is empty; use auto, cpu, cuda, cuda:N or mps")
         _one_of("task", self.task, TASKS)
+        _require(
+            self.task == "lm" or self.train.sample_every == 0,
+            "train.sample_every is for task: lm (a classifier does not generate text); set "
+            "train.sample_every=0",
+        )
         if self.task == "lm":
             _require(
                 not self.model.bidirectional,

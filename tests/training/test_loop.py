@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from charnn.artifacts.checkpoint import load_checkpoint, save_checkpoint
+from charnn.artifacts.jsonl import JsonLines
 from charnn.artifacts.metrics import METRIC_KEYS, MetricsLog
 from charnn.artifacts.run_dir import training_lock
 from charnn.config import ModelConfig, RunConfig, config_from_dict
@@ -647,3 +648,28 @@ def test_a_run_shorter_than_its_warmup_is_warned_about(
     with caplog.at_level("WARNING", logger="charnn"):
         train(config_from_dict(timed))
     assert "ended at step 7, inside its warmup (train.warmup_steps=50)" in caplog.text
+
+
+def test_samples_while_training_are_printed_and_kept(
+    corpus_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tree = tiny_tree(corpus_file, tmp_path / "run", sample_every=20)
+    tree["train"]["sample_length"] = 30  # type: ignore[index]
+    with caplog.at_level("INFO", logger="charnn"):
+        summary = train(config_from_dict(tree))
+    samples = JsonLines(summary.run_dir / "samples.jsonl").read()
+    assert [record["step"] for record in samples] == [20, 40]
+    assert all(len(record["text"]) == 30 for record in samples)
+    assert "step 20 sample:" in caplog.text and samples[1]["text"] in caplog.text
+    # Sampling draws from its own generator: the training is the one without samples.
+    tree["out_dir"], tree["train"]["sample_every"] = str(tmp_path / "plain"), 0  # type: ignore[index]
+    plain = train(config_from_dict(tree))
+    a = load_checkpoint(summary.run_dir / "last.pt").model_state
+    b = load_checkpoint(plain.run_dir / "last.pt").model_state
+    assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_a_classifier_does_not_sample_while_training(bits_file: Path, tmp_path: Path) -> None:
+    tree = tiny_classify_tree(bits_file, tmp_path / "run", sample_every=10)
+    with pytest.raises(ConfigError, match=r"train\.sample_every is for task: lm"):
+        config_from_dict(tree)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from charnn.platform.atomic import atomic_write
+from charnn.artifacts.jsonl import JsonLines
 
 METRIC_KEYS = (
     "step",
@@ -37,18 +36,17 @@ def perplexity(loss_nats: float) -> float:
     return math.exp(loss_nats) if loss_nats < 700 else math.inf
 
 
-class MetricsLog:
+class MetricsLog(JsonLines):
     """Appends one JSON object per line: one per logged training step and one per evaluation.
 
     Every record has all of METRIC_KEYS (null where a value does not apply) and an `event` of
-    `train` or `eval`, so the file loads straight into a table. Lines are flushed as written,
-    so a crash loses at most the line being written.
+    `train` or `eval`, so the file loads straight into a table.
     """
 
     def __init__(
         self, path: Path, *, mirror: Callable[[str, dict[str, Any]], None] | None = None
     ) -> None:
-        self.path = path
+        super().__init__(path)
         self.mirror = mirror
         """Also given every record written (TensorBoard, when asked for)."""
 
@@ -57,35 +55,9 @@ class MetricsLog:
         if unknown:
             raise ValueError(f"unknown metric(s): {sorted(unknown)}")
         record = {"event": event, **{key: _finite_or_none(values.get(key)) for key in METRIC_KEYS}}
-        line = json.dumps(record, allow_nan=False)
-        with self.path.open("a", encoding="utf-8") as file:
-            file.write(line + "\n")
+        self.append(record)
         if self.mirror is not None:
             self.mirror(event, record)
-
-    def read(self) -> list[dict[str, Any]]:
-        """Every whole record; a line torn by a crash mid-write is left out."""
-        if not self.path.exists():
-            return []
-        records = []
-        with self.path.open(encoding="utf-8", errors="replace") as file:
-            for line in file:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(record, dict):
-                    records.append(record)
-        return records
-
-    def keep_until(self, step: int) -> None:
-        """Drop records after `step`, and torn lines: a run resumed from its checkpoint at
-        `step` repeats the steps after it, and the file should hold each step once."""
-        if not self.path.exists():
-            return
-        kept = [record for record in self.read() if (record.get("step") or 0) <= step]
-        with atomic_write(self.path) as file:
-            file.writelines(json.dumps(record).encode() + b"\n" for record in kept)
 
 
 def _finite_or_none(value: Any) -> Any:

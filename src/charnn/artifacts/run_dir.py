@@ -5,6 +5,7 @@
       last.pt         the latest state, for --resume
       best.pt         the weights with the lowest validation loss, for sample and eval
       metrics.jsonl   one JSON record per report and per evaluation
+      samples.jsonl   text sampled while training (train.sample_every)
       tensorboard/    the same records as TensorBoard events (train.tensorboard: true)
       .lock           held by the process training into the folder
 
@@ -32,10 +33,11 @@ from charnn.platform.atomic import remove_stale_temporaries
 
 CONFIG_NAME = "config.yaml"
 METRICS_NAME = "metrics.jsonl"
+SAMPLES_NAME = "samples.jsonl"
 LOCK_NAME = ".lock"
 TENSORBOARD_DIR = "tensorboard"
 """train.tensorboard's event files: part of the run, cleared with it."""
-RUN_FILES = (LAST_NAME, BEST_NAME, METRICS_NAME, CONFIG_NAME)
+RUN_FILES = (LAST_NAME, BEST_NAME, METRICS_NAME, CONFIG_NAME, SAMPLES_NAME)
 
 
 @contextmanager

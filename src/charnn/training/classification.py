@@ -175,6 +175,9 @@ class ClassificationTask:
         if checkpoint.labels != self.labels:
             raise DataError(f"the labels of {self.splits.name} have changed; {fix}")
 
+    def sample(self, model: torch.nn.Module, *, length: int, seed: int) -> str:
+        raise TypeError("a classifier generates no text (the config refuses train.sample_every)")
+
     def describe(self) -> str:
         splits = self.splits
         return (

@@ -24,8 +24,15 @@ from pathlib import Path
 import torch
 
 from charnn.artifacts.checkpoint import BEST_NAME, LAST_NAME, Checkpoint, NonFiniteWeights
+from charnn.artifacts.jsonl import JsonLines
 from charnn.artifacts.metrics import MetricsLog
-from charnn.artifacts.run_dir import CONFIG_NAME, METRICS_NAME, start_run, training_lock
+from charnn.artifacts.run_dir import (
+    CONFIG_NAME,
+    METRICS_NAME,
+    SAMPLES_NAME,
+    start_run,
+    training_lock,
+)
 from charnn.artifacts.tensorboard import TensorBoardMirror
 from charnn.config import RunConfig, TrainConfig, config_to_yaml
 from charnn.errors import TrainingDiverged, key
@@ -135,7 +142,9 @@ class Run:
             after = self.state.step + 1 if resume_from is not None else None
             mirror = TensorBoardMirror(run_dir, purge_step=after)
         self.metrics = MetricsLog(run_dir / METRICS_NAME, mirror=mirror)
+        self.samples = JsonLines(run_dir / SAMPLES_NAME)
         if world.is_main:
+            self.samples.keep_until(self.state.step)
             (run_dir / CONFIG_NAME).write_text(_config_header(config) + config_to_yaml(config))
             self.metrics.keep_until(self.state.step)  # later records belong to a lost session
         # Resumed from an evaluation: no need to repeat it.
@@ -239,11 +248,24 @@ class Run:
             state.hidden = result.hidden
             self.count(result, units=self.task.units(batch) * self.world.size)
             self.reporter.tick(state, self.lr)
+            if train.sample_every and state.step % train.sample_every == 0:
+                with self.clock.paused():  # throughput counts training alone
+                    self.sample_now()
             if state.step % train.eval_every == 0:
                 with self.clock.paused():  # throughput counts training alone
                     # Rank 0's time: saved with the checkpoint, and compared in finish().
                     (state.elapsed_s,) = self.world.from_main([self.clock.elapsed()])
                     self.evaluate_and_save()
+
+    def sample_now(self) -> None:
+        """Print a short sample and keep it in samples.jsonl (rank 0; the others go on)."""
+        if not self.world.is_main:
+            return
+        train, step = self.config.train, self.state.step
+        # Its own generator, seeded by the step: the training's random streams are untouched.
+        text = self.task.sample(self.model, length=train.sample_length, seed=train.seed + step)
+        self.samples.append({"step": step, "text": text})
+        self.reporter.sampled(step, text)
 
     def agree_on_stopping(self, stop_signal: list[int]) -> tuple[str, int]:
         """Which limit, if any, stops the run now, and the signal that asks it to stop (0:

@@ -114,6 +114,11 @@ class Reporter:
             unit=self._unit,
         )
 
+    def sampled(self, step: int, text: str) -> None:
+        """A sample made while training, shown between progress lines (the bar stays whole)."""
+        if self._speaks:
+            self._progress.note(f"step {step} sample:\n{text}\n")
+
     def evaluated(
         self,
         state: TrainState,

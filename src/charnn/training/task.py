@@ -22,6 +22,7 @@ from charnn.data.corpus import PreparedCorpus, prepare_corpus, split_ids
 from charnn.data.streams import TrainStreams
 from charnn.errors import key
 from charnn.inference.evaluator import evaluate
+from charnn.inference.sampler import sample_text
 from charnn.model.cells import Hidden
 from charnn.model.classifier import CharClassifier
 from charnn.model.network import CharRNN
@@ -116,6 +117,11 @@ class Task(Protocol):
         """One phrase for the start-of-run log line."""
         ...
 
+    def sample(self, model: torch.nn.Module, *, length: int, seed: int) -> str:
+        """Text the model generates now (train.sample_every); a task that makes no text is
+        never asked."""
+        ...
+
 
 class LanguageModelTask:
     """Next-character prediction over a corpus read as `batch_size` contiguous streams."""
@@ -173,6 +179,15 @@ class LanguageModelTask:
             fix="resuming would train on other text; restore the file, "
             f"or start a new run in another {key('out_dir')}",
         )
+
+    def sample(self, model: torch.nn.Module, *, length: int, seed: int) -> str:
+        if not isinstance(model, CharRNN):
+            raise TypeError(f"the language-model task samples a CharRNN, not {type(model)}")
+        was_training = model.training
+        try:
+            return sample_text(model, self.corpus.vocab, length=length, seed=seed)
+        finally:
+            model.train(was_training)
 
     def describe(self) -> str:
         corpus = self.corpus
