@@ -458,6 +458,11 @@ def _(s: Situation) -> list[str]:
     return ["train", str(s.config()), "--out-dir", str(run)]
 
 
+@scenario("runs-no-folder")
+def _(s: Situation) -> list[str]:
+    return ["runs", "experiments"]
+
+
 @scenario("checkpoint-is-export")
 def _(s: Situation) -> list[str]:
     exported = s.tmp / "model.pt"

@@ -708,6 +708,32 @@ def plot(
         typer.echo(str(plot_runs(runs, out)))
 
 
+@app.command(epilog="Examples:  charnn runs  |  charnn runs experiments/ --json")
+def runs(
+    folder: Annotated[Path, typer.Argument(help="The folder the run directories are in.")] = Path(
+        "runs"
+    ),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object a run instead of a table.")
+    ] = False,
+) -> None:
+    """List the runs in a folder: task, model, steps, scores, time, state.
+
+    State: running (a process holds it), finished, stopped (interrupted, killed or failed) or
+    diverged."""
+    with _user_errors():
+        from charnn.artifacts.runs import format_runs, list_runs
+
+        rows = list_runs(folder)
+        if as_json:
+            for row in rows:
+                typer.echo(json.dumps(row))
+        elif rows:
+            typer.echo(format_runs(rows))
+        else:
+            typer.echo(f"no runs in {folder}", err=True)
+
+
 config_app = typer.Typer(
     help="Inspect configs: the resolved values, and where each comes from.",
     no_args_is_help=True,

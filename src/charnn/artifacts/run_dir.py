@@ -6,6 +6,7 @@
       best.pt         the weights with the lowest validation loss, for sample and eval
       metrics.jsonl   one JSON record per report and per evaluation
       samples.jsonl   text sampled while training (train.sample_every)
+      status.json     how the latest session ended: finished, stopped or diverged
       tensorboard/    the same records as TensorBoard events (train.tensorboard: true)
       .lock           held by the process training into the folder
 
@@ -18,6 +19,7 @@ started (a mistake in its config or data) removes it again.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -25,19 +27,21 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from charnn.artifacts.checkpoint import BEST_NAME, LAST_NAME
 from charnn.errors import CheckpointError, key
-from charnn.platform.atomic import remove_stale_temporaries
+from charnn.platform.atomic import atomic_write, remove_stale_temporaries
 
 CONFIG_NAME = "config.yaml"
 METRICS_NAME = "metrics.jsonl"
 SAMPLES_NAME = "samples.jsonl"
+STATUS_NAME = "status.json"
+RUN_STATES = ("running", "finished", "stopped", "diverged")
 LOCK_NAME = ".lock"
 TENSORBOARD_DIR = "tensorboard"
 """train.tensorboard's event files: part of the run, cleared with it."""
-RUN_FILES = (LAST_NAME, BEST_NAME, METRICS_NAME, CONFIG_NAME, SAMPLES_NAME)
+RUN_FILES = (LAST_NAME, BEST_NAME, METRICS_NAME, CONFIG_NAME, SAMPLES_NAME, STATUS_NAME)
 
 
 @contextmanager
@@ -144,6 +148,31 @@ def start_run(run_dir: Path, *, resuming: bool, overwrite: bool) -> None:
     # Half-written checkpoints of a process that was killed mid-write; we hold the lock, so
     # no one else is writing them now.
     remove_stale_temporaries(run_dir)
+
+
+def write_status(run_dir: Path, state: str, **details: object) -> None:
+    """Record how the latest session stands (`running` while it trains), for charnn runs.
+    Best effort: a status that cannot be written (a full disk) must not hide why a run
+    stopped; charnn runs then reads the run as stopped."""
+    if state not in RUN_STATES:
+        raise ValueError(f"unknown run state {state!r}")
+    with suppress(OSError), atomic_write(run_dir / STATUS_NAME) as file:
+        file.write(json.dumps({"state": state, **details}).encode("utf-8"))
+
+
+def run_state(run_dir: Path) -> tuple[str, dict[str, Any]]:
+    """(running, finished, stopped or diverged; the status file's details). A session that
+    says it is running while no process holds the folder was killed: stopped."""
+    if in_use_by(run_dir) is not None:
+        return "running", {}
+    try:
+        status = json.loads((run_dir / STATUS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        status = {}
+    state = status.get("state") if isinstance(status, dict) else None
+    if state not in RUN_STATES or state == "running":
+        return "stopped", status if isinstance(status, dict) else {}
+    return str(state), status
 
 
 if sys.platform == "win32":

@@ -32,6 +32,7 @@ from charnn.artifacts.run_dir import (
     SAMPLES_NAME,
     start_run,
     training_lock,
+    write_status,
 )
 from charnn.artifacts.tensorboard import TensorBoardMirror
 from charnn.config import RunConfig, TrainConfig, config_to_yaml
@@ -85,7 +86,19 @@ def train(
                 start_run(run_dir, resuming=resume_from is not None, overwrite=overwrite)
 
             world.on_main(claim_run_dir)
-            summary = Run(config, run_dir, device, world, resume_from).train()
+            run = Run(config, run_dir, device, world, resume_from)
+            # Rank 0 alone, with no collective: the other ranks may be failing too.
+            if world.is_main:
+                write_status(run_dir, "running")
+            try:
+                summary = run.train()
+            except BaseException as error:
+                if world.is_main:
+                    ended = "diverged" if isinstance(error, TrainingDiverged) else "stopped"
+                    write_status(run_dir, ended, step=run.state.step)
+                raise
+            if world.is_main:
+                write_status(run_dir, "finished", step=summary.steps, stopped_by=summary.stopped_by)
             finished = True
             return summary
     finally:
