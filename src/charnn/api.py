@@ -184,15 +184,20 @@ class Model:
         return evaluate(module, self.vocab.encode(text, what="the text"), window=options.window)
 
     def score_split(
-        self, split: str = SCORING.split, *, window: int | None = SCORING.window
+        self,
+        split: str = SCORING.split,
+        *,
+        window: int | None = SCORING.window,
+        progress: bool = False,
     ) -> EvalResult | ClassifyResult:
-        """Score the part of the run's own data it held out (`val` or `test`): an EvalResult
-        for a language model, a ClassifyResult (accuracy, macro-F1, ...) for a classifier."""
+        """Score a part of the run's own data (`val` or `test`, held out; or `train`): an
+        EvalResult for a language model, a ClassifyResult (accuracy, macro-F1, ...) for a
+        classifier. `progress`: a bar on a terminal when it takes a while."""
         options = EvalOptions(split=split, window=window)
         if isinstance(self.module, CharClassifier):
             self._no_window(window)
             return score_checkpoint(self.checkpoint, self.module, options)
-        return evaluate_checkpoint(self.checkpoint, options, model=self.module)
+        return evaluate_checkpoint(self.checkpoint, options, model=self.module, progress=progress)
 
     def _no_window(self, window: int | None) -> None:
         if window is not None:
@@ -210,6 +215,7 @@ class Model:
         unknown_chars: str = SCORING.unknown_chars,
         replace_with: str = SCORING.replace_with,
         window: int | None = SCORING.window,
+        progress: bool = False,
     ) -> EvalResult | ClassifyResult:
         """Score a text file (read as `encoding`; bad bytes handled as `errors` says). For a
         classifier, a labelled file in any format of data.path: its ClassifyResult."""
@@ -224,7 +230,7 @@ class Model:
             self._no_window(window)
             return score_checkpoint(self.checkpoint, self.module, options, text_file=Path(path))
         return evaluate_checkpoint(
-            self.checkpoint, options, text_file=Path(path), model=self.module
+            self.checkpoint, options, text_file=Path(path), model=self.module, progress=progress
         )
 
 

@@ -479,9 +479,10 @@ def eval_(
                 unknown_chars=unknown_chars,
                 replace_with=replace_with,
                 window=window,
+                progress=True,
             )
         else:
-            result = model.score_split(split, window=window)
+            result = model.score_split(split, window=window, progress=True)
         path, checkpoint = model.path, model.checkpoint
         scored = str(text_file) if text_file is not None else f"{split} split"
         if isinstance(result, ClassifyResult):

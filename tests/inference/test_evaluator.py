@@ -135,3 +135,36 @@ def test_a_moved_corpus_points_at_text_file(trained_run: Path, tmp_path: Path) -
         match=r"moved.txt does not exist; check the path \(or score any text with text_file=PATH",
     ):
         evaluate_checkpoint(moved, device=torch.device("cpu"))
+
+
+def test_scoring_shows_progress_on_a_terminal_after_a_delay(
+    trained_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """charnn eval showed nothing while it scored; a long text looked hung."""
+    from charnn.inference import evaluator
+
+    bars: list[dict[str, object]] = []
+
+    class Recorder:
+        def __init__(self, **kwargs: object) -> None:
+            self.kwargs, self.done = kwargs, 0
+            bars.append(kwargs)
+
+        def __enter__(self) -> Recorder:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.kwargs["done"] = self.done
+
+        def update(self, count: int) -> None:
+            self.done += count
+
+    monkeypatch.setattr(evaluator, "tqdm", Recorder)
+    monkeypatch.setattr(evaluator.sys.stderr, "isatty", lambda: True, raising=False)
+    checkpoint = load_checkpoint(trained_run / "best.pt")
+    result = evaluate_checkpoint(checkpoint, EvalOptions(), progress=True)
+    (bar,) = bars
+    assert bar["disable"] is False and bar["delay"] == evaluator.PROGRESS_DELAY_S > 0
+    assert bar["done"] == bar["total"] == result.chars
+    evaluate_checkpoint(checkpoint, EvalOptions())  # the API's default: no bar
+    assert bars[1]["disable"] is True

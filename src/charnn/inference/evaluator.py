@@ -13,6 +13,7 @@ scored many at once, as one batch.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from charnn.artifacts.checkpoint import Checkpoint
 from charnn.artifacts.metrics import bits_per_char, perplexity
@@ -71,11 +73,21 @@ WINDOW_BATCH_CHARS = 1 << 16
 """Characters per batch of windows: bounds the memory of windowed scoring."""
 
 
+PROGRESS_DELAY_S = 2.0
+"""Scoring shorter than this shows no progress bar at all."""
+
+
 def evaluate(
-    model: CharRNN, ids: torch.Tensor, *, chunk_len: int = 2048, window: int | None = None
+    model: CharRNN,
+    ids: torch.Tensor,
+    *,
+    chunk_len: int = 2048,
+    window: int | None = None,
+    progress: bool = False,
 ) -> EvalResult:
     """Mean loss of `model` predicting ids[1:] from ids[:-1]: one stream with the state carried,
-    or, with `window`, independent windows of that many characters from a fresh state."""
+    or, with `window`, independent windows of that many characters from a fresh state. With
+    `progress`, a bar on stderr when it is a terminal and the scoring takes a while."""
     if len(ids) < 2:
         raise DataError("a text needs at least 2 characters to be scored")
     device = next(model.parameters()).device
@@ -84,8 +96,17 @@ def evaluate(
     started = time.perf_counter()
     total = torch.zeros((), dtype=torch.float64, device=device)
     scored = len(ids) - 1
+    bar = tqdm(
+        total=scored,
+        unit="char",
+        unit_scale=True,
+        delay=PROGRESS_DELAY_S,
+        disable=not (progress and sys.stderr.isatty()),
+        file=sys.stderr,
+        leave=False,
+    )
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), bar:
             hidden = None
             for inputs, targets in _batches(ids, chunk_len=chunk_len, window=window):
                 # Ids may be stored compact (uint8/uint16/int32); the model takes int64.
@@ -98,6 +119,7 @@ def evaluate(
                     targets.to(device, non_blocking=True).long().reshape(-1),
                     reduction="sum",
                 )
+                bar.update(targets.numel())
             loss = total.item() / scored  # the only host sync
     finally:
         model.train(was_training)
@@ -140,10 +162,12 @@ def evaluate_checkpoint(
     text_file: Path | None = None,
     model: CharRNN | None = None,
     device: torch.device | None = None,
+    progress: bool = False,
 ) -> EvalResult:
     """Score a checkpoint on its run's own split (`options.split`), or on any text file; state
     carried through the whole text, or in independent windows of `options.window` characters.
-    `model` is the checkpoint's model when already built (else it is built on `device`)."""
+    `model` is the checkpoint's model when already built (else it is built on `device`);
+    `progress` shows a bar on a terminal when the scoring takes a while."""
     options = options or EvalOptions()
     if model is None:
         model = checkpoint.build_model(device or "cpu")
@@ -151,7 +175,7 @@ def evaluate_checkpoint(
         ids = _text_file_ids(checkpoint, text_file, options)
     else:
         ids = _split_ids(checkpoint, options.split)
-    return evaluate(model, ids, window=options.window)
+    return evaluate(model, ids, window=options.window, progress=progress)
 
 
 def _text_file_ids(checkpoint: Checkpoint, path: Path, options: EvalOptions) -> torch.Tensor:

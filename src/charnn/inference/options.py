@@ -75,7 +75,7 @@ class EvalOptions(UnseenCharOptions):
     """How a text is scored, and how a text file is read for it."""
 
     split: str = "val"
-    """Which held-out part of the run's corpus to score: `val` or `test`."""
+    """Which part of the run's own data to score: `val` or `test` (held out), or `train`."""
     window: int | None = None
     """Score in independent windows of this many characters, each from a fresh state (how a
     model with that context is scored); None carries the state through the whole text."""
