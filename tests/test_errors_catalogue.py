@@ -458,6 +458,18 @@ def _(s: Situation) -> list[str]:
     return ["train", str(s.config()), "--out-dir", str(run)]
 
 
+@scenario("tensorboard-missing")
+def _(s: Situation) -> list[str]:
+    s.monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    return ["train", str(s.config(tensorboard=True))]
+
+
+@scenario("wandb-missing")
+def _(s: Situation) -> list[str]:
+    s.monkeypatch.setitem(sys.modules, "wandb", None)
+    return ["train", str(s.config()), "--set", "train.wandb_project=mine"]
+
+
 @scenario("runs-no-folder")
 def _(s: Situation) -> list[str]:
     return ["runs", "experiments"]

@@ -223,6 +223,9 @@ class TrainConfig:
     tensorboard: bool = False
     """Also write the metrics as TensorBoard scalars to <out_dir>/tensorboard (needs the
     tensorboard package: pip install 'charnn[tensorboard]'); metrics.jsonl stays the record."""
+    wandb_project: str | None = None
+    """Also log the metrics, and the config, to this Weights & Biases project (needs the wandb
+    package: pip install 'charnn[wandb]'; WANDB_MODE=offline logs to <out_dir>/wandb)."""
 
     def __post_init__(self) -> None:
         for key in ("batch_size", "seq_len", "eval_every", "log_every"):
@@ -498,7 +501,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
     """Read a config file into a dict tree, with one clear error for each way it can be wrong."""
     if not path.exists():
         raise ConfigError(
-            f"config file {path} does not exist; check the path (configs/ has examples)"
+            f"config file {path} does not exist; check the path, or name a preset "
+            "(charnn config list lists them)"
         )
     if path.is_dir():
         raise ConfigError(f"config file {path} is a directory; give a .yaml file")

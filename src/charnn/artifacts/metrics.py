@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +44,11 @@ class MetricsLog(JsonLines):
     """
 
     def __init__(
-        self, path: Path, *, mirror: Callable[[str, dict[str, Any]], None] | None = None
+        self, path: Path, *, mirrors: Sequence[Callable[[str, dict[str, Any]], None]] = ()
     ) -> None:
         super().__init__(path)
-        self.mirror = mirror
-        """Also given every record written (TensorBoard, when asked for)."""
+        self.mirrors = list(mirrors)
+        """Also given every record written (TensorBoard, W&B, when asked for)."""
 
     def write(self, event: str, **values: Any) -> None:
         unknown = set(values) - set(METRIC_KEYS)
@@ -56,8 +56,8 @@ class MetricsLog(JsonLines):
             raise ValueError(f"unknown metric(s): {sorted(unknown)}")
         record = {"event": event, **{key: _finite_or_none(values.get(key)) for key in METRIC_KEYS}}
         self.append(record)
-        if self.mirror is not None:
-            self.mirror(event, record)
+        for mirror in self.mirrors:
+            mirror(event, record)
 
 
 def _finite_or_none(value: Any) -> Any:

@@ -41,6 +41,8 @@ RUN_STATES = ("running", "finished", "stopped", "diverged")
 LOCK_NAME = ".lock"
 TENSORBOARD_DIR = "tensorboard"
 """train.tensorboard's event files: part of the run, cleared with it."""
+WANDB_DIR = "wandb"
+"""train.wandb_project's local files (W&B's own folder, and the id charnn keeps)."""
 RUN_FILES = (LAST_NAME, BEST_NAME, METRICS_NAME, CONFIG_NAME, SAMPLES_NAME, STATUS_NAME)
 
 
@@ -145,6 +147,7 @@ def start_run(run_dir: Path, *, resuming: bool, overwrite: bool) -> None:
             (run_dir / name).unlink(missing_ok=True)
         # The old run's event files would be drawn over the new run's in TensorBoard.
         shutil.rmtree(run_dir / TENSORBOARD_DIR, ignore_errors=True)
+        shutil.rmtree(run_dir / WANDB_DIR, ignore_errors=True)  # a new run is a new W&B run
     # Half-written checkpoints of a process that was killed mid-write; we hold the lock, so
     # no one else is writing them now.
     remove_stale_temporaries(run_dir)

@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -35,7 +37,8 @@ from charnn.artifacts.run_dir import (
     write_status,
 )
 from charnn.artifacts.tensorboard import TensorBoardMirror
-from charnn.config import RunConfig, TrainConfig, config_to_yaml
+from charnn.artifacts.wandb_tracker import WandbMirror
+from charnn.config import RunConfig, TrainConfig, config_to_dict, config_to_yaml
 from charnn.errors import TrainingDiverged, key
 from charnn.model.network import count_parameters
 from charnn.model.precision import (
@@ -149,12 +152,18 @@ class Run:
         if train.compile:
             self.stepped = compile_model(self.stepped)
 
-        mirror = None
+        mirrors: list[Callable[[str, dict[str, Any]], None]] = []
+        self.wandb: WandbMirror | None = None
         if train.tensorboard and world.is_main:
             # Records past the checkpoint belong to a lost session, as in metrics.jsonl.
             after = self.state.step + 1 if resume_from is not None else None
-            mirror = TensorBoardMirror(run_dir, purge_step=after)
-        self.metrics = MetricsLog(run_dir / METRICS_NAME, mirror=mirror)
+            mirrors.append(TensorBoardMirror(run_dir, purge_step=after))
+        if train.wandb_project and world.is_main:
+            self.wandb = WandbMirror(
+                run_dir, project=train.wandb_project, config=config_to_dict(config)
+            )
+            mirrors.append(self.wandb)
+        self.metrics = MetricsLog(run_dir / METRICS_NAME, mirrors=mirrors)
         self.samples = JsonLines(run_dir / SAMPLES_NAME)
         if world.is_main:
             self.samples.keep_until(self.state.step)
@@ -217,8 +226,12 @@ class Run:
                 unit=self.task.unit,
                 speaks=self.world.is_main,
             )
-            stopped_by = self.loop(stop_signal)
-            self.finish()
+            try:
+                stopped_by = self.loop(stop_signal)
+                self.finish()
+            finally:
+                if self.wandb is not None:
+                    self.wandb.close()
         return self.summary(stopped_by)
 
     def loop(self, stop_signal: list[int]) -> str:
