@@ -71,6 +71,7 @@ def test_train_sample_eval_end_to_end(config_file: Path, tmp_path: Path) -> None
         "config.yaml",
         "last.pt",
         "metrics.jsonl",
+        "status.json",
     ]
 
     first = invoke("sample", str(run), "--prime", "the ", "--length", "60", "--seed", "5")
