@@ -102,14 +102,22 @@ class _NoiseRows:
 
     def next(self) -> torch.Tensor:
         if self._next == len(self._rows):
-            shape = (self._block, 1, self._vocab_size)
-            block = torch.cat(  # (S, N, V)
-                [gumbel(shape, generator, generator.device) for generator in self._generators],
-                dim=1,
+            generators = self._generators
+            uniform = torch.empty(  # (N, S, V): one contiguous slab per generator
+                len(generators),
+                self._block,
+                self._vocab_size,
+                dtype=torch.float64,
+                device=generators[0].device,
             )
+            for row, generator in zip(uniform, generators, strict=True):
+                torch.rand(row.shape, generator=generator, dtype=torch.float64, out=row)
+            block = uniform.log_().neg_().log_().neg_()  # Gumbel(0, 1), as `gumbel` draws it
             if self._shift is not None:
                 block.add_(self._shift.double())
-            self._rows = list(block.to(self._dtype).unbind(0))
+            # (S, N, V), each step's rows contiguous, in the dtype the step adds them in.
+            steps = block.transpose(0, 1).to(self._dtype).contiguous()
+            self._rows = list(steps.unbind(0))
             self._next = 0
         self._next += 1
         return self._rows[self._next - 1]
