@@ -32,6 +32,9 @@ def test_a_preset_name_resolves_from_any_directory(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert resolve_config_file(Path("quick")) == preset_path("quick")
+    # The commands in the docs name configs/NAME.yaml: they work outside a checkout too.
+    assert resolve_config_file(Path("configs/quick.yaml")) == preset_path("quick")
+    assert resolve_config_file(Path("elsewhere/quick.yaml")) == Path("elsewhere/quick.yaml")
     (tmp_path / "quick").write_text("model:\n  hidden_size: 8\n")  # a file the user names wins
     assert resolve_config_file(Path("quick")) == Path("quick")
     (tmp_path / "quick").unlink()

@@ -42,8 +42,12 @@ def preset_summary(name: str) -> str:
 
 
 def resolve_config_file(given: Path) -> Path:
-    """`given` when it exists (a file the user names wins), else the preset of that name, else
-    `given` as it is (reading it then says it does not exist)."""
+    """`given` when it exists (a file the user names wins), else the preset of that name (as
+    `shakespeare-lstm` or as the repository spells it, `configs/shakespeare-lstm.yaml`, so the
+    documented commands work outside a checkout), else `given` (reading it then says it does
+    not exist)."""
     if given.exists():
         return given
-    return preset_path(str(given)) or given
+    if given.parent in (Path("."), Path("configs")):
+        return preset_path(given.name) or given
+    return given
