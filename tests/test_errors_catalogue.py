@@ -458,6 +458,22 @@ def _(s: Situation) -> list[str]:
     return ["train", str(s.config()), "--out-dir", str(run)]
 
 
+@scenario("config-keys-unknown")
+def _(s: Situation) -> list[str]:
+    return ["config", "keys", "trian"]
+
+
+@scenario("config-list-empty")
+def _(s: Situation) -> list[str]:
+    s.monkeypatch.setattr("charnn.presets.preset_dir", lambda: s.tmp / "nothing-here")
+    return ["config", "list"]
+
+
+@scenario("sample-every-classify")
+def _(s: Situation) -> list[str]:
+    return classify(s, s.bits_file(), "--set", "train.sample_every=100")
+
+
 @scenario("tensorboard-missing")
 def _(s: Situation) -> list[str]:
     s.monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
