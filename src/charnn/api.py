@@ -196,7 +196,7 @@ class Model:
         options = EvalOptions(split=split, window=window)
         if isinstance(self.module, CharClassifier):
             self._no_window(window)
-            return score_checkpoint(self.checkpoint, self.module, options)
+            return score_checkpoint(self.checkpoint, self.module, options, progress=progress)
         return evaluate_checkpoint(self.checkpoint, options, model=self.module, progress=progress)
 
     def _no_window(self, window: int | None) -> None:
@@ -228,7 +228,9 @@ class Model:
         )
         if isinstance(self.module, CharClassifier):
             self._no_window(window)
-            return score_checkpoint(self.checkpoint, self.module, options, text_file=Path(path))
+            return score_checkpoint(
+                self.checkpoint, self.module, options, text_file=Path(path), progress=progress
+            )
         return evaluate_checkpoint(
             self.checkpoint, options, text_file=Path(path), model=self.module, progress=progress
         )

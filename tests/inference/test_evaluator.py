@@ -138,11 +138,9 @@ def test_a_moved_corpus_points_at_text_file(trained_run: Path, tmp_path: Path) -
 
 
 def test_scoring_shows_progress_on_a_terminal_after_a_delay(
-    trained_run: Path, monkeypatch: pytest.MonkeyPatch
+    trained_run: Path, trained_classifier: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """charnn eval showed nothing while it scored; a long text looked hung."""
-    from charnn.inference import evaluator
-
     bars: list[dict[str, object]] = []
 
     class Recorder:
@@ -159,12 +157,18 @@ def test_scoring_shows_progress_on_a_terminal_after_a_delay(
         def update(self, count: int) -> None:
             self.done += count
 
-    monkeypatch.setattr(evaluator, "tqdm", Recorder)
-    monkeypatch.setattr(evaluator.sys.stderr, "isatty", lambda: True, raising=False)
+    from charnn.inference import progress
+
+    monkeypatch.setattr(progress, "tqdm", Recorder)
+    monkeypatch.setattr(progress.sys.stderr, "isatty", lambda: True, raising=False)
     checkpoint = load_checkpoint(trained_run / "best.pt")
     result = evaluate_checkpoint(checkpoint, EvalOptions(), progress=True)
     (bar,) = bars
-    assert bar["disable"] is False and bar["delay"] == evaluator.PROGRESS_DELAY_S > 0
+    assert bar["disable"] is False and bar["delay"] == progress.PROGRESS_DELAY_S > 0
     assert bar["done"] == bar["total"] == result.chars
     evaluate_checkpoint(checkpoint, EvalOptions())  # the API's default: no bar
     assert bars[1]["disable"] is True
+    import charnn
+
+    scored = charnn.load_model(trained_classifier).score_split("val", progress=True)
+    assert bars[2]["unit"] == "example" and bars[2]["done"] == scored.examples  # type: ignore[union-attr]

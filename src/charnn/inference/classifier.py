@@ -24,6 +24,7 @@ from charnn.data.vocab import CharVocab
 from charnn.errors import CharnnError, DataError, key
 from charnn.inference.evaluator import EVAL_DECODING_FIX
 from charnn.inference.options import EvalOptions
+from charnn.inference.progress import scoring_bar
 from charnn.model.classifier import CharClassifier
 
 logger = logging.getLogger(__name__)
@@ -70,8 +71,10 @@ def classify_logits(
     lengths: np.ndarray,
     *,
     batch_size: int = PREDICT_BATCH,
+    progress: bool = False,
 ) -> torch.Tensor:
-    """Logits (N, classes) of the N texts whose ids `encode_texts` gave, in their order."""
+    """Logits (N, classes) of the N texts whose ids `encode_texts` gave, in their order;
+    `progress`: a bar on a terminal when it takes a while."""
     device = model.head.weight.device
     was_training = model.training
     model.eval()
@@ -80,12 +83,16 @@ def classify_logits(
     logits = torch.empty(len(lengths), model.num_classes)
     flat = torch.from_numpy(ids)
     try:
-        for first in range(0, len(order), batch_size):
-            rows = order[first : first + batch_size]
-            batch = pad_rows(flat, starts[rows], lengths[rows])
-            logits[torch.from_numpy(rows)] = (
-                model(batch.to(device), torch.from_numpy(lengths[rows]).to(device)).float().cpu()
-            )
+        with scoring_bar(len(lengths), unit="example", shown=progress) as bar:
+            for first in range(0, len(order), batch_size):
+                rows = order[first : first + batch_size]
+                batch = pad_rows(flat, starts[rows], lengths[rows])
+                logits[torch.from_numpy(rows)] = (
+                    model(batch.to(device), torch.from_numpy(lengths[rows]).to(device))
+                    .float()
+                    .cpu()
+                )
+                bar.update(len(rows))
     finally:
         model.train(was_training)
     return logits
@@ -194,6 +201,7 @@ def score_examples(
     unknown_chars: str = "drop",
     replace_with: str = " ",
     what: str = "the examples",
+    progress: bool = False,
 ) -> ClassifyResult:
     """Loss, accuracy, macro-F1, per-class scores and confusion of `model` on `examples`."""
     started = time.perf_counter()
@@ -204,7 +212,7 @@ def score_examples(
         replace_with=replace_with,
         what=what,
     )
-    logits = classify_logits(model, ids, lengths)
+    logits = classify_logits(model, ids, lengths, progress=progress)
     index = {label: i for i, label in enumerate(labels)}
     targets = torch.tensor([index.get(example.label, -1) for example in examples])
     known = targets >= 0
@@ -245,6 +253,7 @@ def score_checkpoint(
     options: EvalOptions | None = None,
     *,
     text_file: Path | None = None,
+    progress: bool = False,
 ) -> ClassifyResult:
     """Score a classify run on its own held-out split (`options.split`), or on any labelled
     file (`text_file`, whose characters the model never saw follow `options.unknown_chars`).
@@ -276,10 +285,10 @@ def score_checkpoint(
             unknown_chars=options.unknown_chars,
             replace_with=options.replace_with,
             what=f"labelled file {text_file}",
+            progress=progress,
         )
-    return score_examples(
-        model, checkpoint.vocab, labels, held_out_examples(checkpoint, options.split)
-    )
+    examples = held_out_examples(checkpoint, options.split)
+    return score_examples(model, checkpoint.vocab, labels, examples, progress=progress)
 
 
 def held_out_examples(checkpoint: Checkpoint, split: str) -> list[Example]:

@@ -13,7 +13,6 @@ scored many at once, as one batch.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from charnn.artifacts.checkpoint import Checkpoint
 from charnn.artifacts.metrics import bits_per_char, perplexity
@@ -31,6 +29,7 @@ from charnn.data.sources import read_file_bytes, read_text_file
 from charnn.data.vocab import ByteVocab
 from charnn.errors import CharnnError, DataError, key
 from charnn.inference.options import EvalOptions
+from charnn.inference.progress import scoring_bar
 from charnn.model.network import CharRNN
 
 
@@ -73,10 +72,6 @@ WINDOW_BATCH_CHARS = 1 << 16
 """Characters per batch of windows: bounds the memory of windowed scoring."""
 
 
-PROGRESS_DELAY_S = 2.0
-"""Scoring shorter than this shows no progress bar at all."""
-
-
 def evaluate(
     model: CharRNN,
     ids: torch.Tensor,
@@ -96,15 +91,7 @@ def evaluate(
     started = time.perf_counter()
     total = torch.zeros((), dtype=torch.float64, device=device)
     scored = len(ids) - 1
-    bar = tqdm(
-        total=scored,
-        unit="char",
-        unit_scale=True,
-        delay=PROGRESS_DELAY_S,
-        disable=not (progress and sys.stderr.isatty()),
-        file=sys.stderr,
-        leave=False,
-    )
+    bar = scoring_bar(scored, unit="char", shown=progress)
     try:
         with torch.inference_mode(), bar:
             hidden = None
