@@ -271,10 +271,10 @@ def train(
         summary = trainer.train(run_config, resume_from=checkpoint, overwrite=overwrite)
         best = f"{summary.best_val_loss:.4f}" if summary.best_val_loss is not None else "n/a"
         if run_config.task == "classify":
-            accuracy = summary.best_metrics.get("val_accuracy")
+            score = summary.best_score
             best = (
-                f"best val accuracy {accuracy:.4f} (val loss {best})"
-                if accuracy is not None
+                f"best {summary.score_name} {score:.4f} (val loss {best})"
+                if score is not None
                 else f"best val loss {best}"
             )
             after = f"charnn predict {summary.run_dir} TEXT"

@@ -175,7 +175,6 @@ class Run:
         self.lr = 0.0
         patience = train.early_stopping_patience
         self.stop_early = patience is not None and self.state.evals_since_best >= patience
-        self.best_metrics: dict[str, float] = {}
 
     def continue_the_decay(self, before: TrainConfig) -> None:
         """A resumed run whose limits changed goes on decaying from the learning rate it had,
@@ -370,7 +369,6 @@ class Run:
         )
         if improved:
             state.best_val_loss, state.best_score, state.evals_since_best = val_loss, score, 0
-            self.best_metrics = evaluation.metrics
             self.save(BEST_NAME, val_loss=val_loss)
         else:
             state.evals_since_best += 1
@@ -485,7 +483,8 @@ class Run:
             stopped_by=stopped_by,
             chars_per_s=units / state.elapsed_s if state.elapsed_s > 0 else 0.0,
             unit=self.task.unit,
-            best_metrics=self.best_metrics,
+            best_score=state.best_score,
+            score_name=self.task.score_name,
         )
 
     def epoch_steps(self, epochs: float | None = None) -> int | None:

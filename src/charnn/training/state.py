@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from charnn.model.cells import Hidden
@@ -39,5 +39,7 @@ class TrainSummary:
     chars_per_s: float
     """Training characters (or examples) over the whole wall time, evaluations included."""
     unit: str = "chars"
-    best_metrics: dict[str, float] = field(default_factory=dict)
-    """The task's other validation metrics of the best checkpoint (val_accuracy, ...)."""
+    best_score: float | None = None
+    """The best validation score (higher is better): -loss, or a classifier's accuracy."""
+    score_name: str = "val loss"
+    """What the score is: `val loss` or `val accuracy`."""
