@@ -257,8 +257,10 @@ def main() -> None:
     lines = [text for _, text in (test_rows * (args.predict_lines // len(test_rows) + 1))]
     predict_file = work / "predict.txt"
     predict_file.write_text("\n".join(lines[: args.predict_lines]) + "\n", encoding="utf-8")
+    # Test lines may hold characters no training line has: drop them, as eval does.
     command = [
-        "-m", "charnn", "predict", str(run), "--file", str(predict_file), "--device", "cpu"
+        "-m", "charnn", "predict", str(run), "--file", str(predict_file), "--device", "cpu",
+        "--unknown-chars", "drop",
     ]  # fmt: skip
     started = time.perf_counter()
     done = subprocess.run([sys.executable, *command], env=env, capture_output=True, text=True)

@@ -16,8 +16,8 @@ def test_classify_bench_writes_its_tables(tmp_path: Path, subprocess_env: dict[s
         "# Benchmarks\n\nkept\n\n<!-- classify:start -->\nstale\n<!-- classify:end -->\n"
     )
     run_script(
-        "classify_bench.py", "--seconds", "4", "--per-class", "200", "--speed-steps", "3",
-        "--rounds", "2", "--predict-lines", "500", "--work-dir", str(tmp_path / "work"),
+        "classify_bench.py", "--seconds", "2", "--per-class", "100", "--speed-steps", "2",
+        "--rounds", "2", "--predict-lines", "200", "--work-dir", str(tmp_path / "work"),
         "--out", str(out), env=subprocess_env, timeout=240,
     )  # fmt: skip
     text = out.read_text()
@@ -28,8 +28,8 @@ def test_classify_bench_writes_its_tables(tmp_path: Path, subprocess_env: dict[s
         "| true \\ predicted | asyncio |",
         "charnn / hand-written: **",
         "Padding overhead",
-        "on 500 lines:",
+        "on 200 lines:",
     ):
         assert fragment in text, fragment
     train_lines = (tmp_path / "work" / "data" / "train.tsv").read_text().splitlines()
-    assert len(train_lines) == 10 * 180 and len({line.split("\t")[0] for line in train_lines}) == 10
+    assert len(train_lines) == 10 * 90 and len({line.split("\t")[0] for line in train_lines}) == 10

@@ -328,6 +328,6 @@ def predict(
     if top_k < 1:
         raise CharnnError(f"{key('top_k')} must be at least 1; got {top_k}")
     ids, lengths = encode_texts(
-        vocab, texts, unknown_chars=unknown_chars, replace_with=replace_with, what="the texts"
+        vocab, texts, unknown_chars=unknown_chars, replace_with=replace_with, what="the input"
     )
     return top_labels(classify_logits(model, ids, lengths), labels, top_k)
