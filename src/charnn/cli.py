@@ -248,13 +248,11 @@ def train(
     Writes config.yaml, last.pt, best.pt and metrics.jsonl there."""
     with _user_errors():
         from charnn.config import load_config
-        from charnn.presets import resolve_config_file
         from charnn.training import loop as trainer
         from charnn.training.resume import resume_config
 
         if resume and overwrite:
             raise CharnnError("--resume continues a run and --overwrite starts it over; pick one")
-        config = resolve_config_file(config) if config is not None else None
         if config is not None and config.is_dir() and (config / "config.yaml").is_file():
             raise CharnnError(
                 f"{config} is a run directory, not a config file; to continue the run in it: "
@@ -779,9 +777,7 @@ def config_show(
     """Print the config `charnn train` would run with, as YAML."""
     with _user_errors():
         from charnn.config import config_sources, config_to_yaml, load_config
-        from charnn.presets import resolve_config_file
 
-        config = resolve_config_file(config) if config is not None else None
         sets = list(overrides or [])
         flags = _flag_overrides(data=data, out_dir=out_dir, device=device)
         text = config_to_yaml(load_config(config, sets + flags))

@@ -28,12 +28,21 @@ import yaml
 
 from charnn.errors import ConfigError
 from charnn.errors import key as named
+from charnn.presets import resolve_config_file
 
 TASKS = ("lm", "classify")
 CELLS = ("lstm", "gru", "rnn")
 POOLINGS = ("last", "mean", "max")
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 CLASS_WEIGHTS = ("none", "balanced")
+CLASSIFY_ONLY_KEYS = (
+    "data.val_path",
+    "data.test_path",
+    "data.max_length",
+    "model.pooling",
+    "train.class_weights",
+)
+"""Keys a language model has no use for: set to anything but their default, they are refused."""
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("fp32", "bf16")
 TOKENIZERS = ("chars", "bytes")
@@ -320,20 +329,13 @@ class RunConfig:
                 "model.bidirectional is for task: classify; a language model reading backwards "
                 "would see the characters it is asked to predict; set model.bidirectional=false",
             )
-            defaults = (DataConfig(), ModelConfig(), TrainConfig())
-            for section, name in (
-                ("data", "val_path"),
-                ("data", "test_path"),
-                ("data", "max_length"),
-                ("model", "pooling"),
-                ("train", "class_weights"),
-            ):
-                value = getattr(getattr(self, section), name)
-                default = getattr(defaults[("data", "model", "train").index(section)], name)
+            for dotted in CLASSIFY_ONLY_KEYS:
+                section, name = dotted.split(".")
+                part = getattr(self, section)
+                field_ = next(f for f in dataclasses.fields(part) if f.name == name)
                 _require(
-                    value == default,
-                    f"{section}.{name} applies to task: classify only; drop it, or set "
-                    "task=classify",
+                    getattr(part, name) == field_.default,
+                    f"{dotted} applies to task: classify only; drop it, or set task=classify",
                 )
 
 
@@ -498,7 +500,9 @@ def _describe(kind: Any) -> str:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a config file into a dict tree, with one clear error for each way it can be wrong."""
+    """Read a config file into a dict tree, with one clear error for each way it can be wrong.
+    A path that does not exist but names a preset (`quick`, `configs/quick.yaml`) reads it."""
+    path = resolve_config_file(path)
     if not path.exists():
         raise ConfigError(
             f"config file {path} does not exist; check the path, or name a preset "
