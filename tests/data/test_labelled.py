@@ -81,7 +81,9 @@ def test_bad_rows_are_one_error_with_file_and_line(
 def test_undecodable_bytes_name_the_line(tmp_path: Path) -> None:
     path = tmp_path / "x.tsv"
     path.write_bytes(b"a\tfine\nb\tbad \xff byte\n")
-    with pytest.raises(DataError, match=r"line 2.*not valid utf-8.*data\.encoding"):
+    with pytest.raises(
+        DataError, match=r"not valid utf-8 \(byte 0xff at offset 13, line 2; .*data\.encoding"
+    ):
         read_examples(path)
     assert read_examples(path, errors="replace")[1].text == "bad \ufffd byte"
 

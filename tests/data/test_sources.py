@@ -243,7 +243,8 @@ def test_unreadable_text_files(tmp_path: Path) -> None:
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("café crème".encode("latin-1"))
     with pytest.raises(
-        DataError, match=r"not valid utf-8 \(byte 0xe9 at offset 3; .*data\.encoding.*data\.errors"
+        DataError,
+        match=r"not valid utf-8 \(byte 0xe9 at offset 3, line 1; .*data\.encoding.*data\.errors",
     ):
         read_text_file(latin1)
     binary = tmp_path / "image.png"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from charnn.config import DataConfig
-from charnn.data.sources import decode_error, read_file_bytes
+from charnn.data.sources import read_text_file
 from charnn.errors import DataError, key
 
 FORMATS = ("tsv", "jsonl", "label files", "label folders")
@@ -75,19 +75,13 @@ class _Reader:
         self.encoding, self.errors, self.fix = encoding, errors, decoding_fix
 
     def text(self, path: Path) -> str:
-        raw = read_file_bytes(path, what="labelled file")
-        try:
-            return raw.decode(self.encoding, self.errors)
-        except UnicodeDecodeError as error:
-            line = raw[: error.start].count(b"\n") + 1
-            raise decode_error(
-                path,
-                self.encoding,
-                byte=raw[error.start],
-                offset=error.start,
-                fix=self.fix,
-                what=f"labelled file (line {line})",
-            ) from None
+        return read_text_file(
+            path,
+            what="labelled file",
+            encoding=self.encoding,
+            errors=self.errors,
+            decoding_fix=self.fix,
+        )
 
     def lines(self, path: Path) -> Iterable[tuple[int, str]]:
         """(line number, line) for each line that is not blank, without its line break."""
@@ -203,18 +197,18 @@ def prepare_examples(data: DataConfig, *, seed: int) -> LabelledSplits:
             "(a .tsv or .jsonl file, or a directory of <label>.txt files)"
         )
     read = {"encoding": data.encoding, "errors": data.errors}
-    examples = _truncated(read_examples(Path(data.path), **read), data.max_length)
+    examples = truncated(read_examples(Path(data.path), **read), data.max_length)
     val_fraction = 0.0 if data.val_path else data.val_fraction
     test_fraction = 0.0 if data.test_path else data.test_fraction
     train, val, test = stratified_split(
         examples, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed
     )
     if data.val_path:
-        val = _truncated(
+        val = truncated(
             read_examples(Path(data.val_path), what="data.val_path", **read), data.max_length
         )
     if data.test_path:
-        test = _truncated(
+        test = truncated(
             read_examples(Path(data.test_path), what="data.test_path", **read), data.max_length
         )
     labels = sorted({example.label for example in train})
@@ -240,7 +234,8 @@ def prepare_examples(data: DataConfig, *, seed: int) -> LabelledSplits:
     )
 
 
-def _truncated(examples: list[Example], max_length: int | None) -> list[Example]:
+def truncated(examples: list[Example], max_length: int | None) -> list[Example]:
+    """The examples with each text cut to its first `max_length` characters (None: as is)."""
     if max_length is None:
         return examples
     return [

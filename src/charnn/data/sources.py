@@ -100,7 +100,13 @@ def read_text_file(
         text = raw.decode(encoding, errors)
     except UnicodeDecodeError as error:
         raise decode_error(
-            path, encoding, byte=raw[error.start], offset=error.start, fix=decoding_fix, what=what
+            path,
+            encoding,
+            byte=raw[error.start],
+            offset=error.start,
+            line=raw.count(b"\n", 0, error.start) + 1,
+            fix=decoding_fix,
+            what=what,
         ) from None
     if not text:
         raise DataError(f"{what} {path} has no text left after decoding; check the encoding")
@@ -108,12 +114,20 @@ def read_text_file(
 
 
 def decode_error(
-    path: Path, encoding: str, *, byte: int, offset: int, fix: str, what: str = "text file"
+    path: Path,
+    encoding: str,
+    *,
+    byte: int,
+    offset: int,
+    fix: str,
+    what: str = "text file",
+    line: int | None = None,
 ) -> DataError:
-    """The one message for a file that is not valid text in `encoding`."""
+    """The one message for a file that is not valid text in `encoding` (`line`: where the byte
+    is, when known)."""
+    where = f"at offset {offset}" + (f", line {line}" if line is not None else "")
     return DataError(
-        f"{what} {path} is not valid {encoding} (byte 0x{byte:02x} at offset {offset}; "
-        f"a binary file?); {fix}"
+        f"{what} {path} is not valid {encoding} (byte 0x{byte:02x} {where}; a binary file?); {fix}"
     )
 
 

@@ -19,7 +19,13 @@ import torch
 import torch.nn.functional as F
 
 from charnn.artifacts.checkpoint import Checkpoint
-from charnn.data.labelled import Example, prepare_examples, read_examples
+from charnn.data.labelled import (
+    Example,
+    label_counts,
+    prepare_examples,
+    read_examples,
+    truncated,
+)
 from charnn.data.vocab import CharVocab
 from charnn.errors import CharnnError, DataError, key
 from charnn.inference.evaluator import EVAL_DECODING_FIX
@@ -78,7 +84,7 @@ def classify_logits(
     device = model.head.weight.device
     was_training = model.training
     model.eval()
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    starts = text_starts(lengths)
     order = np.argsort(lengths, kind="stable")
     logits = torch.empty(len(lengths), model.num_classes)
     flat = torch.from_numpy(ids)
@@ -96,6 +102,11 @@ def classify_logits(
     finally:
         model.train(was_training)
     return logits
+
+
+def text_starts(lengths: np.ndarray) -> np.ndarray:
+    """Where each text begins in the ids `encode_texts` gives (one after another)."""
+    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
 
 
 def pad_rows(flat: torch.Tensor, starts: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
@@ -224,15 +235,16 @@ def score_examples(
     accuracy, macro_f1, per_class, confusion = classify_metrics(
         logits.argmax(1).tolist(), targets.tolist(), labels
     )
-    unseen: dict[str, int] = {}
-    for example in examples:
-        if example.label not in index:
-            unseen[example.label] = unseen.get(example.label, 0) + 1
+    unseen = {
+        label: count
+        for label, count in sorted(label_counts(examples).items())
+        if label not in index
+    }
     if unseen:
         logger.warning(
             "%s has labels the model never saw, scored as wrong: %s",
             what,
-            ", ".join(f"{label!r} ({count} example(s))" for label, count in sorted(unseen.items())),
+            ", ".join(f"{label!r} ({count} example(s))" for label, count in unseen.items()),
         )
     return ClassifyResult(
         loss=loss,
@@ -243,7 +255,7 @@ def score_examples(
         per_class=per_class,
         confusion=confusion,
         seconds=time.perf_counter() - started,
-        unseen_labels=dict(sorted(unseen.items())),
+        unseen_labels=unseen,
     )
 
 
@@ -271,17 +283,12 @@ def score_checkpoint(
             decoding_fix=EVAL_DECODING_FIX,
             what="labelled file",
         )
-        max_length = checkpoint.config.data.max_length
-        if max_length is not None:  # the model was trained on texts cut to this length
-            examples = [
-                Example(example.text[:max_length], example.label, example.where)
-                for example in examples
-            ]
         return score_examples(
             model,
             checkpoint.vocab,
             labels,
-            examples,
+            # The model was trained on texts cut to data.max_length.
+            truncated(examples, checkpoint.config.data.max_length),
             unknown_chars=options.unknown_chars,
             replace_with=options.replace_with,
             what=f"labelled file {text_file}",

@@ -26,7 +26,7 @@ from charnn.config import ModelConfig, RunConfig
 from charnn.data.labelled import LabelledSplits, label_counts, prepare_examples
 from charnn.data.vocab import CharVocab
 from charnn.errors import DataError, key
-from charnn.inference.classifier import encode_texts, pad_rows, score_examples
+from charnn.inference.classifier import encode_texts, pad_rows, score_examples, text_starts
 from charnn.model.cells import Hidden
 from charnn.model.classifier import CharClassifier
 from charnn.training.task import Batch, Evaluation, Objective
@@ -78,7 +78,7 @@ class ClassificationTask:
         ids, lengths = encode_texts(self.vocab, [example.text for example in splits.train])
         self._ids = torch.from_numpy(ids)
         self._lengths = lengths
-        self._starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        self._starts = text_starts(lengths)
         self._targets = torch.tensor([index[example.label] for example in splits.train])
         self._seed, self._batch_size, self._world, self._device = (
             train.seed,
@@ -97,8 +97,10 @@ class ClassificationTask:
             count // train.batch_size if world.distributed else math.ceil(count / train.batch_size)
         )
         self.units_per_step = min(train.batch_size, count)
-        counts = [label_counts(splits.train)[label] for label in self.labels]
-        weights = balanced_weights(counts).to(device) if train.class_weights == "balanced" else None
+        weights = None
+        if train.class_weights == "balanced":
+            counts = label_counts(splits.train)
+            weights = balanced_weights([counts[label] for label in self.labels]).to(device)
         self.objective: Objective = WholeText(weights)
         self._epoch_plan: tuple[int, list[np.ndarray]] | None = None
 
