@@ -131,6 +131,8 @@ class Run:
         train = config.train
         self.config, self.run_dir, self.device, self.world = config, run_dir, device, world
         self.task = build_task(config, world, device)
+        self.epoch_limit = self.epoch_steps(train.max_epochs)
+        """train.max_epochs in steps (None: no epoch limit)."""
         if resume_from is not None:
             self.task.check_resume(resume_from)
 
@@ -190,7 +192,7 @@ class Run:
             state.step,
             state.elapsed_s,
             before,
-            epoch_steps=None if epochs is None else self.epoch_steps(epochs),
+            epoch_steps=self.epoch_steps(epochs),
             restart=state.restart,
         )
         state.restart = Restart(step=state.step, elapsed_s=state.elapsed_s, lr=lr)
@@ -234,7 +236,8 @@ class Run:
         return self.summary(stopped_by)
 
     def loop(self, stop_signal: list[int]) -> str:
-        """Step until a limit is reached; returns which (`max_steps` or `max_time`)."""
+        """Step until a limit is reached or early stopping says so; returns which (one of
+        STOP_REASONS)."""
         train, state = self.config.train, self.state
         self.model.train()
         while True:
@@ -254,7 +257,7 @@ class Run:
                 state.step,
                 state.elapsed_s,
                 train,
-                epoch_steps=self.epoch_steps(),
+                epoch_steps=self.epoch_limit,
                 restart=state.restart,
             )
             for group in self.optimizer.param_groups:
@@ -487,17 +490,14 @@ class Run:
             score_name=self.task.score_name,
         )
 
-    def epoch_steps(self, epochs: float | None = None) -> int | None:
-        """train.max_epochs (or `epochs`) in steps (None: no epoch limit)."""
-        epochs = self.config.train.max_epochs if epochs is None else epochs
+    def epoch_steps(self, epochs: float | None) -> int | None:
+        """`epochs` in steps (None: no epoch limit)."""
         return None if epochs is None else max(1, round(epochs * self.task.steps_per_epoch))
 
     def step_limit(self) -> int | None:
         """The step the run ends at, when a step or epoch limit fixes it."""
         limits = [
-            limit
-            for limit in (self.config.train.max_steps, self.epoch_steps())
-            if limit is not None
+            limit for limit in (self.config.train.max_steps, self.epoch_limit) if limit is not None
         ]
         return min(limits) if limits else None
 
@@ -505,8 +505,7 @@ class Run:
         state, train = self.state, self.config.train
         if train.max_steps is not None and state.step >= train.max_steps:
             return "max_steps"
-        epoch_steps = self.epoch_steps()
-        if epoch_steps is not None and state.step >= epoch_steps:
+        if self.epoch_limit is not None and state.step >= self.epoch_limit:
             return "max_epochs"
         if train.max_time is not None and state.elapsed_s >= train.max_time:
             return "max_time"
