@@ -67,14 +67,21 @@ def gumbel(
     exactly 0 gives -inf, which never wins, so an id of probability 0 (logit -inf) is never
     picked either.
     """
-    uniform = torch.rand(shape, generator=generator, dtype=torch.float64, device=device)
+    return uniform_to_gumbel_(
+        torch.rand(shape, generator=generator, dtype=torch.float64, device=device)
+    )
+
+
+def uniform_to_gumbel_(uniform: torch.Tensor) -> torch.Tensor:
+    """Uniform(0, 1) values turned into Gumbel(0, 1) noise, in place: -log(-log(u))."""
     return uniform.log_().neg_().log_().neg_()
 
 
 NOISE_BLOCK_STEPS = 64
 """How many steps' noise `_NoiseRows` draws at once..."""
 NOISE_BLOCK_ELEMENTS = 1 << 20
-"""...unless that would be more values than this (8 MiB in float64; many streams at once)."""
+"""...unless that would be more values than this per stream (8 MiB in float64: a large
+vocabulary, as the bytes tokenizer's, stays within it)."""
 
 
 class _NoiseRows:
@@ -112,7 +119,7 @@ class _NoiseRows:
             )
             for row, generator in zip(uniform, generators, strict=True):
                 torch.rand(row.shape, generator=generator, dtype=torch.float64, out=row)
-            block = uniform.log_().neg_().log_().neg_()  # Gumbel(0, 1), as `gumbel` draws it
+            block = uniform_to_gumbel_(uniform)
             if self._shift is not None:
                 block.add_(self._shift.double())
             # (S, N, V), each step's rows contiguous, in the dtype the step adds them in.
