@@ -19,6 +19,8 @@ charnn's SimpleRNN included.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -69,6 +71,15 @@ class CharClassifier(nn.Module):
         self.head = nn.Linear(directions * hidden, num_classes)
         self.recurrent_autocast = True
         """As CharRNN's: whether the cores run under an enclosing autocast."""
+
+    def replace_cores(self, replace: Callable[[nn.Module, int], nn.Module]) -> None:
+        """Put `replace(core, its number of layers)` in place of every recurrent core (the
+        exporters swap in standard or exportable modules with the same weights)."""
+        if self.rnn is not None:
+            self.rnn = replace(self.rnn, self.config.num_layers)
+        for layers in (self.forward_layers, self.backward_layers):
+            for index, layer in enumerate(layers):
+                layers[index] = replace(layer, 1)
 
     @property
     def first_core(self) -> nn.Module:

@@ -5,6 +5,7 @@ CharClassifier as it is, (ids, lengths) -> logits."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -28,6 +29,11 @@ class Portable(nn.Module):
             )
             self.rnn.load_state_dict(model.rnn.state_dict())
         self.head = model.head
+        self.num_layers = config.num_layers
+
+    def replace_cores(self, replace: Callable[[nn.Module, int], nn.Module]) -> None:
+        """As CharClassifier.replace_cores: the exporters swap the core the same way."""
+        self.rnn = replace(self.rnn, self.num_layers)
 
     def forward(
         self, ids: torch.Tensor, h: torch.Tensor, c: torch.Tensor
@@ -59,9 +65,5 @@ def portable_classifier(model: CharClassifier) -> CharClassifier:
         replacement.load_state_dict(module.state_dict())
         return replacement
 
-    if portable.rnn is not None:
-        portable.rnn = standard(portable.rnn, model.config.num_layers)
-    for layers in (portable.forward_layers, portable.backward_layers):
-        for index, layer in enumerate(layers):
-            layers[index] = standard(layer, 1)
+    portable.replace_cores(standard)
     return portable.eval()

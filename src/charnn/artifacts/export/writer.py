@@ -43,6 +43,7 @@ from charnn.artifacts.export.portable import Portable, portable_classifier
 from charnn.artifacts.export.torchscript import torchscript_bytes
 from charnn.errors import CharnnError
 from charnn.model.cells import CELLS
+from charnn.model.classifier import CharClassifier
 from charnn.platform.atomic import atomic_write
 
 ONNX_MISSING = (
@@ -86,16 +87,7 @@ def _classifier(checkpoint: Checkpoint, format: str) -> tuple[bytes, dict[str, A
     example = (torch.zeros(2, 3, dtype=torch.long), torch.tensor([3, 2]))
     if format != "onnx":
         return torchscript_bytes(portable, example, description), description
-    _require_onnx()
-    from charnn.artifacts.export.onnx import CLASSIFIER, TanhRNNForExport, onnx_bytes
-
-    if CELLS[description["cell"]].onnx_translation_in_charnn:
-        if portable.rnn is not None:
-            portable.rnn = TanhRNNForExport(portable.rnn, description["num_layers"])
-        for layers in (portable.forward_layers, portable.backward_layers):
-            for index, layer in enumerate(layers):
-                layers[index] = TanhRNNForExport(layer, 1)
-    return onnx_bytes(portable, example, description, CLASSIFIER), description
+    return _onnx_bytes(portable, example, description), description
 
 
 def _write(
@@ -111,14 +103,22 @@ def _write(
 
 
 def _onnx_bytes(
-    portable: Portable, example: tuple[torch.Tensor, ...], description: dict[str, Any]
+    portable: Portable | CharClassifier,
+    example: tuple[torch.Tensor, ...],
+    description: dict[str, Any],
 ) -> bytes:
     _require_onnx()
-    from charnn.artifacts.export.onnx import TanhRNNForExport, onnx_bytes
+    from charnn.artifacts.export.onnx import (
+        CLASSIFIER,
+        LANGUAGE_MODEL,
+        TanhRNNForExport,
+        onnx_bytes,
+    )
 
     if CELLS[description["cell"]].onnx_translation_in_charnn:
-        portable.rnn = TanhRNNForExport(portable.rnn, description["num_layers"])
-    return onnx_bytes(portable, example, description)
+        portable.replace_cores(TanhRNNForExport)
+    interface = CLASSIFIER if isinstance(portable, CharClassifier) else LANGUAGE_MODEL
+    return onnx_bytes(portable, example, description, interface)
 
 
 def _require_onnx() -> None:
