@@ -8,9 +8,11 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
+from charnn.artifacts.checkpoint import load_checkpoint
 from charnn.artifacts.info import run_info
 from charnn.cli import app
 from charnn.config import config_from_dict, load_config
+from charnn.model.network import count_parameters
 
 runner = CliRunner()
 
@@ -29,6 +31,8 @@ def test_info_reports_the_run(trained_run: Path) -> None:
         "parameters": facts["model"]["parameters"],
     }
     assert facts["model"]["parameters"] > 0 and facts["vocab_size"] > 20
+    built = load_checkpoint(trained_run / "last.pt").build_model()
+    assert facts["model"]["parameters"] == count_parameters(built)
     assert facts["tokenizer"] == "chars" and facts["device"] == "cpu"
     assert facts["best_val_loss"] <= facts["last_val_loss"]
     assert facts["corpus"]["chars"] > 0 and len(facts["corpus"]["sha256"]) == 64

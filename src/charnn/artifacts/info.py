@@ -8,8 +8,6 @@ from typing import Any
 from charnn.artifacts.checkpoint import LAST_NAME, checkpoint_path, load_checkpoint
 from charnn.artifacts.metrics import bits_per_char
 from charnn.model.cells import CELLS
-from charnn.model.classifier import CharClassifier
-from charnn.model.network import CharRNN, count_parameters
 
 
 def run_info(run: Path) -> dict[str, Any]:
@@ -17,11 +15,8 @@ def run_info(run: Path) -> dict[str, Any]:
     path = checkpoint_path(run, prefer=LAST_NAME)
     checkpoint = load_checkpoint(path, map_location="cpu")
     model = checkpoint.config.model
-    network = (
-        CharClassifier(model, len(checkpoint.vocab), len(checkpoint.labels))
-        if checkpoint.classifies
-        else CharRNN(model, len(checkpoint.vocab))
-    )
+    # The networks hold parameters only (no buffers): their count is the weights' size.
+    parameters = sum(tensor.numel() for tensor in checkpoint.model_state.values())
     versions = checkpoint.versions
     return {
         "checkpoint": str(path),
@@ -43,7 +38,7 @@ def run_info(run: Path) -> dict[str, Any]:
             "dropout": model.dropout,
             "bidirectional": model.bidirectional,
             "pooling": model.pooling if checkpoint.classifies else None,
-            "parameters": count_parameters(network),
+            "parameters": parameters,
         },
         "steps": checkpoint.step,
         "best_val_loss": checkpoint.best_val_loss,
