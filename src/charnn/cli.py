@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -32,6 +32,9 @@ from charnn.inference.options import (
     SamplingOptions,
 )
 from charnn.version import __version__
+
+if TYPE_CHECKING:  # torch-heavy: the commands import it when they run
+    from charnn.inference.classifier import ClassifyResult
 
 app = typer.Typer(
     name="charnn",
@@ -485,8 +488,13 @@ def eval_(
         scored = str(text_file) if text_file is not None else f"{split} split"
         if isinstance(result, ClassifyResult):
             if as_json:
-                record = {**result.to_dict(), "text": scored, "checkpoint": str(path)}
-                typer.echo(json.dumps({**record, "step": checkpoint.step}))
+                record = {
+                    **result.to_dict(),
+                    "text": scored,
+                    "checkpoint": str(path),
+                    "step": checkpoint.step,
+                }
+                typer.echo(json.dumps(record))
             else:
                 typer.echo(f"{scored} scored by {path} (step {checkpoint.step})")
                 typer.echo(_classify_table(result))
@@ -511,7 +519,7 @@ def eval_(
         typer.echo(f"  speed       {result.chars_per_s:,.0f} chars/s ({result.seconds:.2f}s)")
 
 
-def _classify_table(result: Any) -> str:
+def _classify_table(result: ClassifyResult) -> str:
     """A ClassifyResult as aligned lines: the scores, per-class scores, confusion matrix."""
     lines = [
         f"  loss        {result.loss:.4f} nats",
