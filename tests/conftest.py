@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import math
 import os
 import subprocess
@@ -10,6 +12,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import pytest
 import torch
@@ -175,3 +178,45 @@ def trained_classifier(tmp_path_factory: pytest.TempPathFactory, bits_file: Path
     tree["data"]["test_fraction"] = 0.1  # type: ignore[index]
     train(config_from_dict(tree))
     return root / "run"
+
+
+class FillsUp(io.RawIOBase):
+    """A file on a disk with `room` bytes left: a write past that fails part way, with ENOSPC,
+    as a real full disk does (the first bytes land, then the error)."""
+
+    def __init__(self, file: BinaryIO, room: int) -> None:
+        self.file, self.room = file, room
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        data = bytes(data)
+        if len(data) > self.room:
+            self.file.write(data[: self.room])
+            self.room = 0
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(data)
+        return self.file.write(data)
+
+    def fileno(self) -> int:
+        return self.file.fileno()
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        super().close()  # flushes through self.flush while the file is still open
+        self.file.close()
+
+
+def disk_with_room(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
+    """Every file atomic_write opens from now on lies on a disk with `room` bytes left."""
+    from charnn.platform import atomic
+
+    real_fdopen = os.fdopen
+
+    def small_disk(descriptor: int, *args: Any, **kwargs: Any) -> Any:
+        return FillsUp(real_fdopen(descriptor, *args, **kwargs), room=room)
+
+    monkeypatch.setattr(atomic.os, "fdopen", small_disk)

@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -35,7 +34,7 @@ from charnn.data.sources import RemoteCorpus
 from charnn.platform import atomic
 from charnn.training import loop as trainer
 
-from .conftest import REPO_ROOT, tiny_tree, without_time_loops
+from .conftest import REPO_ROOT, disk_with_room, tiny_tree, without_time_loops
 
 CATALOGUE = REPO_ROOT / "docs" / "errors.md"
 ROW = re.compile(r"^\|(?P<cells>.*)\|\s*$")
@@ -513,33 +512,9 @@ def _(s: Situation) -> list[str]:
 
 @scenario("checkpoint-disk-full")
 def _(s: Situation) -> list[str]:
-    # The third checkpoint write finds the disk full half way through its bytes.
-    real_fdopen = os.fdopen
-    writes: list[int] = []
-
-    class FillsUp:
-        def __init__(self, file: Any) -> None:
-            self.file = file
-
-        def write(self, data: Any) -> int:
-            self.file.write(bytes(data)[: len(data) // 2])
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self.file, name)
-
-        def __enter__(self) -> Any:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            self.file.close()
-
-    def small_disk(descriptor: int, *args: Any, **kwargs: Any) -> Any:
-        file = real_fdopen(descriptor, *args, **kwargs)
-        writes.append(1)
-        return FillsUp(file) if len(writes) > 2 else file
-
-    s.monkeypatch.setattr(atomic.os, "fdopen", small_disk)
+    # The first checkpoint finds the disk full part way through its bytes (status.json, a
+    # few hundred bytes, still fits).
+    disk_with_room(s.monkeypatch, 4096)
     return ["train", str(s.config())]
 
 

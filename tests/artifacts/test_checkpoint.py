@@ -1,13 +1,10 @@
 from __future__ import annotations
 
 import dataclasses
-import errno
-import io
 import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any, BinaryIO
 
 import pytest
 import torch
@@ -24,7 +21,8 @@ from charnn.config import RunConfig
 from charnn.data.vocab import CharVocab
 from charnn.errors import CheckpointError
 from charnn.model.network import CharRNN
-from charnn.platform import atomic
+
+from ..conftest import disk_with_room
 
 
 def make_checkpoint() -> Checkpoint:
@@ -88,36 +86,6 @@ def test_saving_leaves_no_temporary_files(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
 
 
-class FillsUp(io.RawIOBase):
-    """A file on a disk with `room` bytes left: a write past that fails part way, with ENOSPC,
-    as a real full disk does (the first bytes land, then the error)."""
-
-    def __init__(self, file: BinaryIO, room: int) -> None:
-        self.file, self.room = file, room
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        data = bytes(data)
-        if len(data) > self.room:
-            self.file.write(data[: self.room])
-            self.room = 0
-            raise OSError(errno.ENOSPC, "No space left on device")
-        self.room -= len(data)
-        return self.file.write(data)
-
-    def fileno(self) -> int:
-        return self.file.fileno()
-
-    def flush(self) -> None:
-        self.file.flush()
-
-    def close(self) -> None:
-        super().close()  # flushes through self.flush while the file is still open
-        self.file.close()
-
-
 def test_a_disk_that_fills_up_part_way_is_one_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,12 +94,7 @@ def test_a_disk_that_fills_up_part_way_is_one_clear_error(
     path = tmp_path / "c.pt"
     save_checkpoint(path, make_checkpoint())
     before = path.read_bytes()
-    real_fdopen = os.fdopen
-
-    def small_disk(descriptor: int, *args: Any, **kwargs: Any) -> Any:
-        return FillsUp(real_fdopen(descriptor, *args, **kwargs), room=len(before) // 2)
-
-    monkeypatch.setattr(atomic.os, "fdopen", small_disk)
+    disk_with_room(monkeypatch, len(before) // 2)
     with pytest.raises(CheckpointError) as caught:
         save_checkpoint(path, dataclasses.replace(make_checkpoint(), step=99))
     message = str(caught.value)
