@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -23,6 +24,20 @@ from ..conftest import tiny_classify_tree, tiny_tree, without_time_loops
 needs_onnx_torch = pytest.mark.skipif(
     torch.__version__ < "2.11", reason="ONNX export needs torch 2.11 or newer"
 )
+
+
+def in_fresh_interpreter(code: str, *args: object, env: dict[str, str]) -> Any:
+    """Run `code` in a new Python with `args`; it must succeed; the JSON of its last line."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
 
 # Runs in a fresh interpreter that never imports charnn: only torch and the exported files.
 PLAIN_TORCH = """
@@ -55,15 +70,9 @@ def test_exported_model_matches_the_original(
     with torch.inference_mode():
         logits, _ = original(checkpoint.vocab.encode(prime).unsqueeze(0))
     expected = torch.softmax(logits[0, -1], -1)
-    done = subprocess.run(
-        [sys.executable, "-c", PLAIN_TORCH, str(model_file), str(vocab_file), prime],
-        capture_output=True,
-        text=True,
-        env=subprocess_env,
-        timeout=120,
+    got = torch.tensor(
+        in_fresh_interpreter(PLAIN_TORCH, model_file, vocab_file, prime, env=subprocess_env)
     )
-    assert done.returncode == 0, done.stderr
-    got = torch.tensor(json.loads(done.stdout.strip().splitlines()[-1]))
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
     # The vocabulary is inside the model file too.
     extra = {"charnn.json": ""}
@@ -131,15 +140,9 @@ def test_onnx_export_runs_in_onnxruntime_and_matches_the_original(
         step = checkpoint.vocab.encode(texts[0][0]).unsqueeze(0)  # (1, 1)
         next_logits, _ = original(step, first_row)
     expected_next = torch.softmax(next_logits[0, -1].double(), -1)
-    done = subprocess.run(
-        [sys.executable, "-c", ONNX_RUNTIME, str(model_file), str(vocab_file), json.dumps(texts)],
-        capture_output=True,
-        text=True,
-        env=subprocess_env,
-        timeout=120,
+    got = in_fresh_interpreter(
+        ONNX_RUNTIME, model_file, vocab_file, json.dumps(texts), env=subprocess_env
     )
-    assert done.returncode == 0, done.stderr
-    got = json.loads(done.stdout.strip().splitlines()[-1])
     torch.testing.assert_close(
         torch.tensor(got["probs"], dtype=torch.float64), expected, atol=1e-6, rtol=1e-5
     )
@@ -294,15 +297,9 @@ def test_an_exported_classifier_matches_the_original(
     assert result.exit_code == 0, result.output
     model_file, vocab_file = (Path(line) for line in result.stdout.split())
     texts = ["1101", "0", "111000111", "10"]  # lengths differ: the batch is padded
-    done = subprocess.run(
-        [sys.executable, "-c", CLASSIFIER_RUNNER, format, str(model_file), str(vocab_file), *texts],
-        capture_output=True,
-        text=True,
-        env=subprocess_env,
-        timeout=120,
+    exported = in_fresh_interpreter(
+        CLASSIFIER_RUNNER, format, model_file, vocab_file, *texts, env=subprocess_env
     )
-    assert done.returncode == 0, done.stderr
-    exported = json.loads(done.stdout.strip().splitlines()[-1])
     checkpoint = load_checkpoint(tmp_path / "run" / "best.pt")
     assert exported["labels"] == checkpoint.labels == ["ones", "zeros"]
     model = checkpoint.build_classifier()
