@@ -161,11 +161,6 @@ LANGUAGE_MODEL = Interface(
 CLASSIFIER = Interface(
     inputs=("ids", "lengths"), outputs=("logits",), free_axes={"ids": (0, 1), "lengths": (0,)}
 )
-INPUT_NAMES, OUTPUT_NAMES, FREE_AXES = (
-    LANGUAGE_MODEL.inputs,
-    LANGUAGE_MODEL.outputs,
-    LANGUAGE_MODEL.free_axes,
-)
 
 
 def interface_problem(proto: Any, interface: Interface = LANGUAGE_MODEL) -> str | None:
