@@ -17,6 +17,7 @@ from charnn.artifacts.checkpoint import load_checkpoint
 from charnn.cli import app
 
 from .conftest import tiny_tree
+from .waiting import DEADLINE_S, LineReader
 
 runner = CliRunner()
 
@@ -268,12 +269,11 @@ def test_ctrl_c_saves_and_resume_finishes_the_run(
     )
     assert process.stderr is not None
     try:
-        for line in process.stderr:  # wait until training is under way
-            if line.startswith("step 20 |"):
-                break
+        told = LineReader(process.stderr)
+        told.wait_for(lambda line: line.startswith("step 20 |"), "training's step 20")
         process.send_signal(signal.SIGINT)
-        rest = process.stderr.read()
-        assert process.wait(timeout=60) == 130
+        rest = told.rest()
+        assert process.wait(timeout=DEADLINE_S) == 130
     finally:
         process.kill()
     last_line = rest.strip().splitlines()[-1]

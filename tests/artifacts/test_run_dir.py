@@ -5,13 +5,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from charnn.artifacts.run_dir import LOCK_NAME, RUN_FILES, in_use_by, start_run, training_lock
 from charnn.errors import CheckpointError
+
+from ..waiting import wait_until
 
 HOLD_THE_LOCK = """
 import sys, time
@@ -51,16 +52,15 @@ def test_a_killed_holder_does_not_keep_the_folder_locked(
     finally:
         holder.kill()
         holder.wait(timeout=10)
-    deadline = time.monotonic() + 5
-    while True:  # the kernel drops the lock with the process
+
+    def lock_is_free() -> bool:  # the kernel drops the lock with the process
         try:
             with training_lock(run):
-                assert (run / LOCK_NAME).exists()
-                break
+                return (run / LOCK_NAME).exists()
         except CheckpointError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+            return False
+
+    wait_until(lock_is_free, "the killed holder's lock going away")
 
 
 def test_a_folder_that_cannot_be_created(tmp_path: Path) -> None:

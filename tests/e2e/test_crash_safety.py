@@ -11,7 +11,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from charnn.artifacts.checkpoint import load_checkpoint
 from charnn.artifacts.metrics import MetricsLog
 
 from ..conftest import tiny_classify_tree, tiny_tree
+from ..waiting import DEADLINE_S, LineReader, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -54,14 +54,13 @@ def start(
     )
 
 
-def wait_for_a_checkpoint_write(run: Path, process: subprocess.Popen[str]) -> bool:
-    """Poll until a checkpoint's temporary file exists (the write is under way)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if run.exists() and any(run.glob(".*.pt.*.tmp")):
-            return True
-        time.sleep(0.002)
-    return False
+def temporaries(run: Path) -> set[str]:
+    """The checkpoint writes under way (or torn by a kill): their temporary files."""
+    return {path.name for path in run.glob(".*.pt.*.tmp")}
+
+
+def resumes_at(run: Path) -> int:
+    return load_checkpoint(run / "last.pt").step if (run / "last.pt").exists() else 0
 
 
 def assert_checkpoints_load(run: Path) -> None:
@@ -77,43 +76,61 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_run(
 ) -> None:
     def config_for(name: str) -> Path:
         if task == "classify":
-            tree = tiny_classify_tree(bits_file, tmp_path / name, max_steps=STEPS, eval_every=10)
+            tree = tiny_classify_tree(
+                bits_file, tmp_path / name, max_steps=STEPS, eval_every=10, log_every=1
+            )
         else:
-            tree = tiny_tree(corpus_file, tmp_path / name, max_steps=STEPS, eval_every=10)
+            tree = tiny_tree(
+                corpus_file, tmp_path / name, max_steps=STEPS, eval_every=10, log_every=1
+            )
         tree["model"]["dropout"] = 0.1  # type: ignore[index]  # RNG state matters on resume
         path = tmp_path / f"{name}.yaml"
         path.write_text(yaml.safe_dump(tree), encoding="utf-8")
         return path
 
     whole_config, killed_config = config_for("whole"), config_for("killed")
+    # The uninterrupted run trains alongside the killed ones: it only has to finish by the end.
     whole = start(whole_config, env=subprocess_env, slow_writes=False)
-    assert whole.wait(timeout=120) == 0, whole.stderr.read() if whole.stderr else ""
 
     run = tmp_path / "killed"
+    # Each kill waits for a state, never for a duration, and comes after a checkpoint exists,
+    # so that a slower machine only waits longer: either in the middle of a checkpoint write,
+    # or a few steps past the one the session resumed from (between two checkpoints).
     moments = random.Random(20261124)
-    plan = ["mid-write", 1.0, "mid-write", moments.uniform(2.0, 4.0), "mid-write", 3.0]
+    plan = ["mid-write", "mid-step", "mid-write", "mid-step", "mid-write", "mid-step"]
     kills = torn_writes = 0
     for moment in plan:
         resume = ["--resume"] if (run / "last.pt").exists() else ["--overwrite"]
+        before, resumed_at = temporaries(run), resumes_at(run)
         process = start(killed_config, *resume, env=subprocess_env)
+        assert process.stderr is not None
+        told = LineReader(process.stderr)  # its progress lines, one a step
+        wait_until(lambda: (run / "last.pt").exists(), "a first checkpoint", process=process)
         if moment == "mid-write":
-            if not wait_for_a_checkpoint_write(run, process):
-                break  # the run finished first
+            # A temporary file this session made: a write is under way.
+            wait_until(
+                lambda before=before: bool(temporaries(run) - before),
+                f"a checkpoint write after step {resumed_at}",
+                process=process,
+            )
         else:
-            time.sleep(float(moment))
+            step = resumed_at + moments.randint(1, 9)  # its next checkpoint comes at +10
+            line = f"step {step} |"
+            told.wait_for(lambda told_line, line=line: told_line.startswith(line), f"step {step}")
         process.send_signal(signal.SIGKILL)
-        code = process.wait(timeout=30)
-        if code == 0:
-            break
-        assert code == -signal.SIGKILL
+        code = process.wait(timeout=DEADLINE_S)
+        assert code == -signal.SIGKILL, told.rest()
         kills += 1
-        torn_writes += bool(list(run.glob(".*.pt.*.tmp")))  # killed with a write under way
+        torn_writes += bool(temporaries(run) - before)  # killed with a write under way
         assert_checkpoints_load(run)
-    assert kills >= 4, "too few kills landed before the run finished"
+    assert kills == len(plan)
     assert torn_writes >= 2, "too few kills landed in the middle of a checkpoint write"
 
-    finish = start(killed_config, "--resume", env=subprocess_env)
-    assert finish.wait(timeout=120) == 0, finish.stderr.read() if finish.stderr else ""
+    finish = start(killed_config, "--resume", env=subprocess_env, slow_writes=False)
+    _, told_at_the_end = finish.communicate(timeout=DEADLINE_S)
+    assert finish.returncode == 0, told_at_the_end
+    _, told_by_whole = whole.communicate(timeout=DEADLINE_S)
+    assert whole.returncode == 0, told_by_whole
 
     expected = load_checkpoint(tmp_path / "whole" / "last.pt")
     got = load_checkpoint(run / "last.pt")
@@ -123,4 +140,4 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_run(
     assert got.best_val_loss == expected.best_val_loss
     assert not list(run.glob(".*.tmp"))  # half-written files of the killed runs are gone
     steps = [r["step"] for r in MetricsLog(run / "metrics.jsonl").read() if r["event"] == "train"]
-    assert steps == list(range(10, STEPS + 1, 10))  # each step once, in order
+    assert steps == list(range(1, STEPS + 1))  # each step once, in order
