@@ -16,7 +16,9 @@ PY
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
+# --no-compile: Python compiles each module on its first import instead; compiling every file
+# of torch and the dev tools up front is a large part of the install's time on a fresh machine.
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
-pip install "$TORCH_SPEC"
-pip install -e ".[dev]"
+pip install --no-compile "$TORCH_SPEC"
+pip install --no-compile -e ".[dev]"
 echo "charnn is installed in .venv ($(.venv/bin/charnn --version))"
