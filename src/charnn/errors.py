@@ -8,7 +8,7 @@ and the fix. docs/errors.md lists them all.
 A message names what to change by its parameter or config key, marked with `key()`: `str(error)`
 spells it as a Python caller writes it (`temperature`, `data.encoding=latin-1`), and the CLI
 spells the same mark as its flag (`--temperature`, `--set data.encoding=latin-1`). So no message
-outside cli.py names a command-line flag, and each reads right for the interface that raised it.
+outside charnn.cli names a command-line flag, and each reads right for the interface that raised it.
 """
 
 from __future__ import annotations
