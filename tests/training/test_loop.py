@@ -32,6 +32,7 @@ from charnn.model.classifier import CharClassifier
 from charnn.model.network import CharRNN
 from charnn.platform import atomic
 from charnn.training import loop as trainer
+from charnn.training.limits import Limits
 from charnn.training.loop import train
 from charnn.training.resume import resume_config
 from charnn.training.step import build_optimizer
@@ -644,7 +645,7 @@ def test_a_run_shorter_than_its_warmup_is_warned_about(
     caplog.clear()
     timed = tiny_tree(corpus_file, tmp_path / "time", max_steps=None, max_time=60, warmup_steps=50)
     monkeypatch.setattr(
-        trainer.Run, "limit_reached", lambda self: "max_time" if self.state.step >= 7 else ""
+        Limits, "reached", lambda self, state: "max_time" if state.step >= 7 else ""
     )
     with caplog.at_level("WARNING", logger="charnn"):
         train(config_from_dict(timed))

@@ -38,7 +38,7 @@ from charnn.artifacts.run_dir import (
 )
 from charnn.artifacts.tensorboard import TensorBoardMirror
 from charnn.artifacts.wandb_tracker import WandbMirror
-from charnn.config import RunConfig, TrainConfig, config_to_dict, config_to_yaml
+from charnn.config import RunConfig, config_to_dict, config_to_yaml
 from charnn.errors import TrainingDiverged, key
 from charnn.model.network import count_parameters
 from charnn.model.precision import (
@@ -53,9 +53,10 @@ from charnn.platform.device import configure_backends, resolve_device, seed_ever
 from charnn.training.checkpointer import Checkpointer
 from charnn.training.classification import ClassificationTask
 from charnn.training.clock import Clock
+from charnn.training.limits import STOP_REASONS, Limits
 from charnn.training.progress import Progress
 from charnn.training.report import Reporter
-from charnn.training.schedule import Restart, lr_at
+from charnn.training.schedule import lr_at
 from charnn.training.signals import interrupted, out_of_memory_is_a_user_error, stop_on_signals
 from charnn.training.state import TrainState, TrainSummary
 from charnn.training.step import StepResult, build_optimizer, train_step
@@ -108,9 +109,6 @@ def train(
         leave_world(world, finished=finished)
 
 
-STOP_REASONS = ("", "max_steps", "max_time", "max_epochs", "early_stopping")
-
-
 def build_task(config: RunConfig, world: World, device: torch.device) -> Task:
     if config.task == "classify":
         return ClassificationTask(config, world, device)
@@ -131,8 +129,7 @@ class Run:
         train = config.train
         self.config, self.run_dir, self.device, self.world = config, run_dir, device, world
         self.task = build_task(config, world, device)
-        self.epoch_limit = self.epoch_steps(train.max_epochs)
-        """train.max_epochs in steps (None: no epoch limit)."""
+        self.limits = Limits(train, steps_per_epoch=self.task.steps_per_epoch)
         if resume_from is not None:
             self.task.check_resume(resume_from)
 
@@ -148,7 +145,7 @@ class Run:
         self.state = TrainState()
         if resume_from is not None:
             self.state = self.checkpointer.restore(resume_from, self.model, self.optimizer)
-            self.continue_the_decay(resume_from.config.train)
+            self.limits.continue_the_decay(resume_from.config.train, self.state)
         # What the step calls; checkpoints keep saving `model`, whose names do not change.
         self.stepped = world.wrap(self.model, device)
         if train.compile:
@@ -178,40 +175,16 @@ class Run:
         patience = train.early_stopping_patience
         self.stop_early = patience is not None and self.state.evals_since_best >= patience
 
-    def continue_the_decay(self, before: TrainConfig) -> None:
-        """A resumed run whose limits changed goes on decaying from the learning rate it had,
-        rather than stretching the old cosine (which would jump it back up)."""
-        train, state = self.config.train, self.state
-        limits = ("max_steps", "max_time", "max_epochs")
-        if all(getattr(before, name) == getattr(train, name) for name in limits):
-            return
-        if train.schedule != "cosine" or state.step < train.warmup_steps:
-            return  # still warming up: the decay has not begun
-        epochs = before.max_epochs
-        lr = lr_at(
-            state.step,
-            state.elapsed_s,
-            before,
-            epoch_steps=self.epoch_steps(epochs),
-            restart=state.restart,
-        )
-        state.restart = Restart(step=state.step, elapsed_s=state.elapsed_s, lr=lr)
-        logger.info(
-            "the run's limits changed: the learning rate decays on from %.2e (step %d) to "
-            "%.2e at the new limits",
-            lr,
-            state.step,
-            train.lr * train.min_lr_ratio,
-        )
-
     def train(self) -> TrainSummary:
         config, state = self.config, self.state
         self.log_start()
-        self.log_if_finished()
+        self.limits.log_if_finished(
+            state, stopped_early=self.stop_early, score_name=self.task.score_name
+        )
         with (
             stop_on_signals() as stop_signal,
             Progress(
-                total_steps=self.step_limit(),
+                total_steps=self.limits.step_limit(),
                 initial_step=state.step,
                 shown=self.world.is_main,
             ) as progress,
@@ -257,7 +230,7 @@ class Run:
                 state.step,
                 state.elapsed_s,
                 train,
-                epoch_steps=self.epoch_limit,
+                epoch_steps=self.limits.epoch_limit,
                 restart=state.restart,
             )
             for group in self.optimizer.param_groups:
@@ -300,7 +273,7 @@ class Run:
         none). Rank 0's clock and signals decide for every rank."""
         state = self.state
         state.elapsed_s = self.clock.elapsed()
-        limit = STOP_REASONS.index(self.limit_reached())
+        limit = STOP_REASONS.index(self.limits.reached(state))
         signal_number = stop_signal[0] if stop_signal else 0
         agreed = self.world.from_main([state.elapsed_s, limit, signal_number])
         state.elapsed_s = agreed[0]
@@ -343,7 +316,7 @@ class Run:
         state = self.state
         self.reporter.report(state, self.lr)
         if self.world.is_main:
-            self.warn_short_warmup(ended=True)
+            self.limits.warn_short_warmup(state.step, ended=True)
         if self.last_eval_step != state.step:
             self.evaluate_and_save()
         elif self.checkpointer.saved_elapsed_s < state.elapsed_s:
@@ -400,57 +373,9 @@ class Run:
                 f"the weights are not finite (NaN or inf) at step {self.state.step}"
             ) from None
 
-    def log_if_finished(self) -> None:
-        """A resumed run that has nothing left to do says so, and how to train it further."""
-        state = self.state
-        limit = self.limit_reached()
-        if state.step == 0 or not (limit or self.stop_early):
-            return
-        if self.stop_early:
-            logger.info(
-                "this run stopped early at step %d (%d evaluations without a better %s); to "
-                "train it further, resume with a larger train.early_stopping_patience",
-                state.step,
-                state.evals_since_best,
-                self.task.score_name,
-            )
-            return
-        logger.info(
-            "this run has already finished: step %d, train.%s reached; to train it further, "
-            "resume with a larger train.%s (the learning rate goes on decaying from where it "
-            "is: docs/training.md)",
-            state.step,
-            limit,
-            limit,
-        )
-
-    def warn_short_warmup(self, *, ended: bool) -> None:
-        """A run shorter than its warmup never reaches train.lr: say so, before it starts when
-        a step limit shows it, or when it ends (a time limit)."""
-        warmup, limit = self.config.train.warmup_steps, self.step_limit()
-        if warmup <= 0 or self.state.step >= warmup:
-            return
-        if not ended and limit is not None and limit < warmup:
-            logger.warning(
-                "train.warmup_steps=%d is longer than this run (%d steps): the learning rate "
-                "will never reach train.lr=%g; lower train.warmup_steps",
-                warmup,
-                limit,
-                self.config.train.lr,
-            )
-        elif ended and (limit is None or limit >= warmup):  # a time limit cut it short
-            logger.warning(
-                "the run ended at step %d, inside its warmup (train.warmup_steps=%d): the "
-                "learning rate never reached train.lr=%g; lower train.warmup_steps or give it "
-                "more time",
-                self.state.step,
-                warmup,
-                self.config.train.lr,
-            )
-
     def log_start(self) -> None:
         if self.world.is_main:
-            self.warn_short_warmup(ended=False)
+            self.limits.warn_short_warmup(self.state.step, ended=False)
         model, train, step = self.config.model, self.config.train, self.state.step
         logger.info(
             "%s %s %dx%d (%s parameters) on %s; %s",
@@ -489,27 +414,6 @@ class Run:
             best_score=state.best_score,
             score_name=self.task.score_name,
         )
-
-    def epoch_steps(self, epochs: float | None) -> int | None:
-        """`epochs` in steps (None: no epoch limit)."""
-        return None if epochs is None else max(1, round(epochs * self.task.steps_per_epoch))
-
-    def step_limit(self) -> int | None:
-        """The step the run ends at, when a step or epoch limit fixes it."""
-        limits = [
-            limit for limit in (self.config.train.max_steps, self.epoch_limit) if limit is not None
-        ]
-        return min(limits) if limits else None
-
-    def limit_reached(self) -> str:
-        state, train = self.state, self.config.train
-        if train.max_steps is not None and state.step >= train.max_steps:
-            return "max_steps"
-        if self.epoch_limit is not None and state.step >= self.epoch_limit:
-            return "max_epochs"
-        if train.max_time is not None and state.elapsed_s >= train.max_time:
-            return "max_time"
-        return ""
 
 
 def _config_header(config: RunConfig) -> str:
