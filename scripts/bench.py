@@ -22,6 +22,9 @@ Every number comes from this run on this machine:
 5. What charnn's allocator tuning (`charnn.platform.allocator`, which training applies and so
    does this script) is worth: the minimal training loop in fresh processes with glibc's default
    malloc settings and with the tuning, chars/s and page faults per step.
+
+What is timed lives in bench_contenders.py, the sizes and steps of a run in bench_plan.py, and
+the Markdown it writes in bench_report.py; this file measures, in that order, and writes.
 """
 
 from __future__ import annotations
@@ -39,14 +42,18 @@ import tempfile
 import time
 from pathlib import Path
 
-try:
-    import resource
-except ImportError:  # Windows
-    resource = None  # type: ignore[assignment]
-
 import torch
-import torch.nn.functional as F
 
+from bench_contenders import (
+    charnn_sampling_chars_per_s,
+    charnn_training_chars_per_s,
+    minimal_loop_chars_per_s,
+    minor_page_faults,
+    recurrent_core_chars_per_s,
+    sampling_rounds,
+)
+from bench_plan import FULL, QUICK, Plan
+from bench_report import Measured, report
 from charnn.artifacts.checkpoint import load_checkpoint
 from charnn.config import (
     DataConfig,
@@ -58,17 +65,14 @@ from charnn.config import (
 )
 from charnn.data.corpus import encode_corpus
 from charnn.data.sources import load_corpus
-from charnn.inference import stepper as stepper_module
 from charnn.inference.evaluator import evaluate
-from charnn.inference.sampler import SamplingOptions, generate
 from charnn.inference.stepper import Stepper
-from charnn.model.network import CharRNN, detach_hidden
+from charnn.model.network import CharRNN
 from charnn.model.precision import autocast, keep_recurrence_out_of_float16
 from charnn.model.simple_rnn import SimpleRNN
 from charnn.platform.allocator import tune_malloc
 from charnn.platform.compat import cpu_has_native_bf16
 from charnn.training.loop import train
-from charnn.training.step import build_optimizer
 from reporting import (
     CELL_NAMES,
     Rounds,
@@ -79,53 +83,12 @@ from reporting import (
     rerun_command,
     synchronize,
 )
-from stepper_bounds import multiply_adds_per_char, run_products
+from stepper_bounds import multiply_adds_per_char
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
-
-
-@dataclasses.dataclass(frozen=True)
-class Plan:
-    sizes: tuple[tuple[int, int], ...]  # (layers, hidden)
-    batch_size: int
-    seq_len: int
-    train_steps: dict[int, int]  # hidden size -> steps per timing
-    train_repeats: int  # training timings: short, so more of them than `repeats`
-    repeats: int
-    gemm_shapes: tuple[tuple[int, int, int], ...]
-    sample_length: int
-    eval_chars: int
-
-
-FULL = Plan(
-    sizes=((2, 256), (2, 512)),
-    batch_size=32,
-    seq_len=64,
-    # Short timings in many rounds: this machine's speed shifts by a quarter within seconds,
-    # so the two sides of a ratio are best timed close together, and its median taken over
-    # many rounds (with 5 rounds of twice these steps, reruns of the tanh RNN's charnn/minimal
-    # at 2x256 gave medians from 0.905 to 1.01).
-    train_steps={256: 60, 512: 20},
-    train_repeats=9,
-    repeats=3,
-    gemm_shapes=((1024, 1024, 1024), (2048, 2048, 2048)),
-    sample_length=400,
-    eval_chars=100_000,
-)
-QUICK = Plan(
-    sizes=((1, 32),),
-    batch_size=4,
-    seq_len=16,
-    train_steps={32: 3},
-    train_repeats=1,
-    repeats=1,
-    gemm_shapes=((128, 128, 128),),
-    sample_length=10,
-    eval_chars=2_000,
-)
 
 
 # -- measuring ----------------------------------------------------------------------------------
@@ -244,170 +207,6 @@ def flops_per_char(cell: str, layers: int, hidden: int, embedding: int, vocab: i
     return 6 * (matrix_params + hidden * vocab)
 
 
-# -- the contenders -----------------------------------------------------------------------------
-
-
-def minimal_loop_chars_per_s(
-    config: RunConfig, train_ids: torch.Tensor, vocab_size: int, steps: int, device: torch.device
-) -> float:
-    """The loop a user would write by hand: same model, batch, optimizer and clipping."""
-    torch.manual_seed(config.train.seed)
-    model = CharRNN(config.model, vocab_size).to(device)
-    optimizer = build_optimizer(model, config.train, device)
-    batch, window = config.train.batch_size, config.train.seq_len
-    columns = len(train_ids) // batch
-    data = train_ids[: batch * columns].view(batch, columns).to(device)  # (B, L)
-    hidden = None
-    synchronize(device)
-    started = time.perf_counter()
-    for step in range(steps):
-        start = (step * window) % (columns - window - 1)
-        inputs, targets = data[:, start : start + window], data[:, start + 1 : start + window + 1]
-        logits, hidden = model(inputs, hidden)  # (B, T, V)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
-        optimizer.step()
-        hidden = detach_hidden(hidden)
-    loss.item()
-    synchronize(device)
-    return steps * batch * window / (time.perf_counter() - started)
-
-
-def charnn_training_chars_per_s(config: RunConfig) -> float:
-    return train(config, overwrite=True).chars_per_s
-
-
-def recurrent_core_chars_per_s(
-    core_class: type[torch.nn.RNN | SimpleRNN],
-    layers: int,
-    hidden: int,
-    plan: Plan,
-    vocab_size: int,
-    steps: int,
-    device: torch.device,
-) -> float:
-    """Training chars/s of embedding -> a tanh `core_class` -> head in a hand-written loop:
-    SimpleRNN and nn.RNN compared on equal terms, everything but the recurrent module the
-    same."""
-    torch.manual_seed(0)
-    embedding = torch.nn.Embedding(vocab_size, 64).to(device)
-    head = torch.nn.Linear(hidden, vocab_size).to(device)
-    core = core_class(64, hidden, layers, batch_first=True).to(device)
-    modules = torch.nn.ModuleList([embedding, core, head])
-    optimizer = torch.optim.AdamW(modules.parameters(), lr=1e-3)
-    shape = (plan.batch_size, plan.seq_len)
-    inputs = torch.randint(0, vocab_size, shape, device=device)
-    targets = torch.randint(0, vocab_size, shape, device=device)
-
-    def step() -> torch.Tensor:
-        output, _ = core(embedding(inputs))  # (B, T, H)
-        logits = head(output)  # (B, T, V)
-        loss = F.cross_entropy(logits.reshape(-1, vocab_size), targets.reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    step()  # warm-up
-    synchronize(device)
-    started = time.perf_counter()
-    for _ in range(steps):
-        loss = step()
-    loss.item()
-    synchronize(device)
-    return steps * plan.batch_size * plan.seq_len / (time.perf_counter() - started)
-
-
-def naive_sampling_chars_per_s(model: CharRNN, length: int, device: torch.device) -> float:
-    """One character per model call: embed, run the RNN module, softmax, multinomial."""
-    generator = torch.Generator(device=device).manual_seed(0)
-    ids = torch.zeros(1, 1, dtype=torch.long, device=device)
-    hidden = None
-    produced = []
-    started = time.perf_counter()
-    with torch.inference_mode():
-        for _ in range(length):
-            logits, hidden = model(ids, hidden)
-            probs = torch.softmax(logits[0, -1] / 0.8, dim=-1)
-            ids = torch.multinomial(probs, 1, generator=generator).view(1, 1)
-            produced.append(ids.item())
-    return length / (time.perf_counter() - started)
-
-
-def charnn_sampling_chars_per_s(model: CharRNN, vocab: object, streams: int, length: int) -> float:
-    started = time.perf_counter()
-    steps = generate(
-        model,
-        vocab,
-        length=length,
-        num_samples=streams,  # type: ignore[arg-type]
-        options=SamplingOptions(temperature=0.8),
-        seed=0,
-    )
-    count = sum(len(chars) for chars in steps)
-    return count / (time.perf_counter() - started)
-
-
-def products_only_chars_per_s(
-    model: CharRNN, streams: int, length: int, device: torch.device
-) -> float:
-    """The lean step's matrix products alone, `length` times over: how fast sampling would be
-    if every other operation of a step (the cell's pointwise work, the draw, the loop) were
-    free. A bound on charnn's sampling speed that only faster products could raise."""
-    with torch.inference_mode():
-        stepper = Stepper(model, model.zero_hidden(streams))
-        synchronize(device)
-        started = time.perf_counter()
-        for _ in range(length):
-            run_products(stepper)
-        synchronize(device)
-    return streams * length / (time.perf_counter() - started)
-
-
-def unsplit_sampling_chars_per_s(model: CharRNN, vocab: object, length: int) -> float:
-    """charnn's generator with one stream, its products not split across threads."""
-    stepper_module.SPLIT_ONE_STREAM = False
-    try:
-        return charnn_sampling_chars_per_s(model, vocab, 1, length)
-    finally:
-        stepper_module.SPLIT_ONE_STREAM = True
-
-
-def sampling_rounds(
-    model: CharRNN, vocab: object, plan: Plan, device: torch.device
-) -> tuple[Rounds, float]:
-    """The chars/s of the `naive` loop, charnn's generator with `one` stream and with `many`
-    (64), the generator with one stream whose products are not split across threads
-    (`one_unsplit`), and the products alone with one and 64 streams (`one_bound`,
-    `many_bound`), in `plan.repeats` rounds; and the naive loop's median page faults per
-    character."""
-    length, faults = plan.sample_length, []
-
-    def naive() -> float:
-        before = minor_page_faults()
-        speed = naive_sampling_chars_per_s(model, length, device)
-        faults.append((minor_page_faults() - before) / length)
-        return speed
-
-    contenders = {
-        "naive": naive,
-        "one": lambda: charnn_sampling_chars_per_s(model, vocab, 1, length),
-        "one_unsplit": lambda: unsplit_sampling_chars_per_s(model, vocab, length),
-        "many": lambda: charnn_sampling_chars_per_s(model, vocab, 64, length),
-        "one_bound": lambda: products_only_chars_per_s(model, 1, length, device),
-        "many_bound": lambda: products_only_chars_per_s(model, 64, length, device),
-    }
-    return in_rounds(contenders, plan.repeats), statistics.median(faults)
-
-
-def minor_page_faults() -> int:
-    if resource is None:  # not on Windows
-        return 0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-
 # -- the run ------------------------------------------------------------------------------------
 
 
@@ -486,7 +285,8 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                                 core_class,
                                 layers,
                                 hidden,
-                                plan,
+                                plan.batch_size,
+                                plan.seq_len,
                                 len(vocab),
                                 steps,
                                 device,
@@ -530,7 +330,9 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                         f"| {mib(train_memory)} | {eval_speed:,.0f} | {mib(eval_memory)} |",
                     )
                 )
-                sampled, naive_faults = sampling_rounds(model, checkpoint.vocab, plan, device)
+                sampled, naive_faults = sampling_rounds(
+                    model, checkpoint.vocab, plan.sample_length, plan.repeats, device
+                )
                 sampled.log(f"{cell} {layers}x{hidden} sampling")
                 naive = sampled.median("naive")
                 with torch.inference_mode():
@@ -551,122 +353,20 @@ def run(plan: Plan, data: DataConfig, device: torch.device, command: str) -> str
                     )
                 )
     gemms_after = best_gemm_flops(gemm_shapes, device)
-    gemms = [
-        (name, max(before, after))
-        for (name, before), (_, after) in zip(gemms_before, gemms_after, strict=True)
-    ]
-    peak_name, peak_flops = max(gemms, key=lambda item: item[1])
-    train_rows = [f"{start} {useful / peak_flops:.1%} {end}" for start, useful, end in train_cells]
-    sample_rows = [
-        f"{start} {peak_flops / naive_flops:.1f}x {end}" for start, naive_flops, end in sample_cells
-    ]
-    lines += [
-        "### Matrix-multiply throughput (the FLOP-utilisation denominator)",
-        "",
-        "Each product's best of 5 runs, measured at the start and at the end of this run; the "
-        "better of the two is shown.",
-        "",
-        "| shape | GFLOP/s |",
-        "|---|---:|",
-        *(f"| {name} | {flops / 1e9:,.1f} |" for name, flops in gemms),
-        "",
-        f"Best: {peak_flops / 1e9:,.1f} GFLOP/s ({peak_name}).",
-        "",
-        "Every comparison below is timed in rounds: each contender runs once per round, in "
-        "one order in even rounds and the reverse in odd ones. A speed shown is the median "
-        "of its rounds; a ratio is the median of the rounds' ratios (each taken from timings "
-        "a few seconds apart), so it need not equal the quotient of the two speeds shown.",
-        "",
-        "### Training and evaluation",
-        "",
-        "Training chars/s over "
-        + ", ".join(
-            f"{steps} steps at hidden {hidden}" for hidden, steps in plan.train_steps.items()
-        )
-        + f", in {plan.train_repeats} rounds; charnn / minimal is charnn's trainer over the "
-        "hand-written loop (1.0 = no overhead), beside the lowest and highest of its rounds. "
-        "Eval: the validation text scored as one stream.",
-        "",
-        "| cell | layers x hidden | minimal loop chars/s | charnn chars/s | charnn / minimal | "
-        "rounds | FLOP utilisation | train peak MiB | eval chars/s | eval peak MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-        *train_rows,
-        "",
-        "GRU / LSTM training speed at equal size: "
-        + ", ".join(
-            f"{layers}x{hidden}: {speeds[('gru', hidden)] / speeds[('lstm', hidden)]:.2f}"
-            for layers, hidden in plan.sizes
-        )
-        + ".",
-        "",
-        "### bf16 autocast",
-        "",
-        "charnn's trainer with `train.precision=bf16` beside fp32 (the charnn column above), "
-        "timed in the same rounds. The weights stay fp32; the last column is the dtype "
-        "the recurrent layers hand on under bf16 autocast, as the trainer finds it at the start "
-        "of a run (where it would be float16, they run in fp32)."
-        + (
-            f" This CPU {'has' if native_bf16 else 'lacks'} bf16 arithmetic (oneDNN's check)."
-            if device.type == "cpu" and native_bf16 is not None
-            else ""
-        ),
-        "",
-        "| cell | layers x hidden | fp32 chars/s | bf16 chars/s | bf16 / fp32 | recurrent "
-        "layers' output |",
-        "|---|---|---:|---:|---:|---|",
-        *bf16_rows,
-        "",
-        "### SimpleRNN against nn.RNN",
-        "",
-        "Training chars/s of the same embedding, recurrent module and head in a hand-written "
-        "loop, with `nn.RNN(nonlinearity='tanh')` or charnn's `SimpleRNN` as the module, "
-        f"in {plan.train_repeats} rounds.",
-        "",
-        "| layers x hidden | nn.RNN chars/s | SimpleRNN chars/s | SimpleRNN / nn.RNN |",
-        "|---|---:|---:|---:|",
-        *rnn_rows,
-        "",
-        *(
-            [
-                "### The allocator",
-                "",
-                "The minimal loop in fresh processes, with glibc's default malloc settings and "
-                "with charnn's tuning (`charnn.platform.allocator`, applied as training starts and "
-                f"in this script's other measurements), in {plan.repeats} rounds.",
-                "",
-                "| cell | layers x hidden | default chars/s | page faults/step | tuned chars/s "
-                "| page faults/step | tuned / default |",
-                "|---|---|---:|---:|---:|---:|---:|",
-                *allocator_rows,
-                "",
-            ]
-            if allocator_rows
-            else []
-        ),
-        "### Sampling",
-        "",
-        f"{plan.sample_length} characters per stream at temperature 0.8. Naive: the model called "
-        "on one character at a time, then softmax and multinomial. charnn: `charnn sample`'s "
-        "generator (the lean step of `charnn.inference.stepper`), with 1 stream and with 64 "
-        "streams (total chars/s over all streams). Split: the one-stream generator with its "
-        "products split across two threads (the default on a CPU) against the same generator "
-        "without the split, end to end (1.00x when the run has one thread). Bound: the step's "
-        "matrix products alone "
-        "(`stepper_bounds.run_products`, the head's included) over the naive loop, the ratio "
-        "sampling would reach if everything else in a step were free. At the peak rate: the "
-        "same products' arithmetic (2 FLOPs for each of "
-        "`stepper_bounds.multiply_adds_per_char`) at "
-        "this run's best matrix-multiply rate, over the naive loop: a cap that only products "
-        "faster than any measured here could lift, with the naive loop's median speed. "
-        f"{plan.repeats} rounds; the page faults are the naive loop's median.",
-        "",
-        "| cell | layers x hidden | naive chars/s | naive page faults/char | charnn 1 stream | "
-        "vs naive | bound | split | charnn 64 streams | vs naive | bound | at the peak rate | "
-        "64-stream peak MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        *sample_rows,
-    ]
-    return "\n".join(lines)
+    measured = Measured(
+        gemms=[
+            (name, max(before, after))
+            for (name, before), (_, after) in zip(gemms_before, gemms_after, strict=True)
+        ],
+        train_cells=train_cells,
+        sample_cells=sample_cells,
+        speeds=speeds,
+        bf16_rows=bf16_rows,
+        rnn_rows=rnn_rows,
+        allocator_rows=allocator_rows,
+        native_bf16=native_bf16 if device.type == "cpu" else None,
+    )
+    return "\n".join(lines + report(measured, plan))
 
 
 def bf16_core_dtype(model_config: ModelConfig, vocab_size: int, device: torch.device) -> str:

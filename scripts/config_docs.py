@@ -21,7 +21,7 @@ TARGET = ROOT / "docs" / "configuration.md"
 INTRO = """\
 # Configuration
 
-<!-- Written by scripts/config_docs.py from src/charnn/config/sections.py; edit the docstrings there. -->
+<!-- Written by scripts/config_docs.py from the docstrings of src/charnn/config/sections.py. -->
 
 A run is configured by one YAML file with three sections, `data`, `model` and `train`, plus
 `device` and `out_dir` at the top level. Every key has a default, so a file names only what
