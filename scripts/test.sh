@@ -13,8 +13,11 @@ if [ -n "$too_long" ]; then
     echo "$too_long; the limit is 450: split it where its seams are" >&2
     exit 1
 fi
-# One torch thread per test process, and one worker process per core this run may use
-# (nproc counts the cores taskset leaves it): the suite fits CI's 5 minutes that way.
+# One worker process per core this run may use, and one torch thread in each: the suite fits
+# CI's 5 minutes that way. nproc counts the cores taskset leaves the run, but would also obey
+# OMP_NUM_THREADS, hence env -u.
+cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)
+workers=${CHARNN_TEST_WORKERS:-$cores}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # pyproject's addopts skip the slow tests; the explicit -m here runs every test, slow ones too.
-.venv/bin/python -m pytest -m "slow or not slow" -n "${CHARNN_TEST_WORKERS:-$(nproc)}" "$@"
+.venv/bin/python -m pytest -m "slow or not slow" -n "$workers" "$@"
