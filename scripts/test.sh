@@ -20,4 +20,6 @@ cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || getconf 
 workers=${CHARNN_TEST_WORKERS:-$cores}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # pyproject's addopts skip the slow tests; the explicit -m here runs every test, slow ones too.
-.venv/bin/python -m pytest -m "slow or not slow" -n "$workers" "$@"
+# The slow ones are collected first (tests/conftest.py) and an idle worker takes over half of a
+# busy one's queue (worksteal), so no worker sits idle while another still has a queue.
+.venv/bin/python -m pytest -m "slow or not slow" -n "$workers" --dist worksteal "$@"

@@ -54,6 +54,13 @@ def without_time_loops(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(strategies, name, lambda dynamic_shapes: contextlib.nullcontext())
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, in their own order: with several workers, the long runs start at
+    once and the many short tests fill in around them, rather than one long test starting last
+    and keeping the suite waiting on one worker."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def unigram_entropy(text: str) -> float:
     """Entropy of the character frequencies of `text`, in nats."""
     counts = Counter(text)

@@ -1,5 +1,6 @@
 """Any language, any file: Chinese and mixed scripts as characters, any file as bytes, end to end
-through the CLI (train, sample, eval)."""
+through the CLI (train, sample, eval). Sampling runs in a real process, whose stdout must carry
+the text as UTF-8 bytes; training and scoring run through the same app in this one."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from charnn.artifacts.checkpoint import load_checkpoint
+from charnn.cli import app
 from charnn.data.vocab import ByteVocab, Utf8Decoder
 
 from ..conftest import tiny_tree
@@ -38,18 +41,26 @@ def test_the_byte_vocabulary_reads_text_as_utf8() -> None:
     assert ByteVocab.from_dict(vocab.to_dict()) == vocab
 
 
-def train_run(tmp_path: Path, text: str, tokenizer: str, env: dict[str, str]) -> Path:
+def train_run(tmp_path: Path, text: str, tokenizer: str) -> Path:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(text, encoding="utf-8")
     tree = tiny_tree(corpus, tmp_path / "run", max_steps=60, eval_every=30, lr=2e-2)
     tree["data"]["tokenizer"] = tokenizer  # type: ignore[index]
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(tree, allow_unicode=True), encoding="utf-8")
-    charnn("train", str(config), env=env)
+    invoke("train", str(config))
     return tmp_path / "run"
 
 
+def invoke(*args: str) -> str:
+    """The command run through the app in this process; its stdout."""
+    result = CliRunner().invoke(app, list(args), env={"NO_COLOR": "1", "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output[-2000:]
+    return result.stdout
+
+
 def charnn(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    """The command in a real process."""
     done = subprocess.run(
         [sys.executable, "-m", "charnn", *args], capture_output=True, env=env, timeout=120
     )
@@ -65,7 +76,7 @@ def charnn(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes
 def test_train_sample_and_eval_in_any_script(
     text: str, tokenizer: str, tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
-    run = train_run(tmp_path, text, tokenizer, subprocess_env)
+    run = train_run(tmp_path, text, tokenizer)
     checkpoint = load_checkpoint(run / "best.pt")
     assert checkpoint.vocab.tokenizer == tokenizer
     assert len(checkpoint.vocab) == (256 if tokenizer == "bytes" else len(set(text)))
@@ -77,14 +88,13 @@ def test_train_sample_and_eval_in_any_script(
     printed = sample.stdout.decode("utf-8")  # strict: the output is valid UTF-8
     assert printed.startswith(prime) and len(printed) > len(prime)
 
-    scored = charnn("eval", str(run), "--json", env=subprocess_env)
-    result = json.loads(scored.stdout)
+    result = json.loads(invoke("eval", str(run), "--json"))
     assert 0 < result["loss"] < 6
 
     held_out = tmp_path / "held-out.txt"
     held_out.write_text(text[:200], encoding="utf-8")
-    on_file = charnn("eval", str(run), "--text-file", str(held_out), "--json", env=subprocess_env)
+    on_file = invoke("eval", str(run), "--text-file", str(held_out), "--json")
     assert (
-        json.loads(on_file.stdout)["chars"]
+        json.loads(on_file)["chars"]
         == len(text[:200].encode() if tokenizer == "bytes" else text[:200]) - 1
     )

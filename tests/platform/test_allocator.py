@@ -15,7 +15,7 @@ from charnn.config import RunConfig
 from charnn.platform import allocator
 from charnn.training import loop
 
-# A fresh process: page faults in each of 20 training steps of a 2x256 LSTM on two threads,
+# A fresh process: page faults in each of 10 training steps of a 2x256 LSTM on two threads,
 # big enough for glibc's defaults to fault thousands of pages in on most steps (how many, and
 # on how many steps, varies widely from process to process: the bench's allocator table
 # compares the two). With the tuning, a typical step faults nothing in.
@@ -38,7 +38,7 @@ def step():
 for _ in range(3):  # first steps: oneDNN's setup, the optimizer's state
     step()
 faults = []
-for _ in range(20):
+for _ in range(10):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     step()
     faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)

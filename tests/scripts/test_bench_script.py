@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from charnn.platform.allocator import tune_malloc
 
 from ..conftest import run_script
 
 
+@pytest.mark.slow  # the benchmark starts a fresh process for each memory and allocator figure
 def test_quick_benchmark_writes_numbers_for_every_cell(
     tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
@@ -46,6 +49,7 @@ def test_quick_benchmark_writes_numbers_for_every_cell(
     assert "GRU / LSTM training speed at equal size: 1x32: " in text
 
 
+@pytest.mark.slow
 def test_compile_check_script_compares_eager_and_compiled_steps(
     tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
