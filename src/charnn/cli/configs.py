@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from charnn.cli.app import user_errors
-from charnn.cli.options import DeviceOption, complete_key, flag_overrides
+from charnn.cli.options import DeviceOption, flag_overrides, set_option
 from charnn.cli.rendering import annotate
 from charnn.errors import CharnnError
 
@@ -31,16 +31,7 @@ def config_show(
         Path | None,
         typer.Argument(help="YAML config file; without one, the defaults.", show_default=False),
     ] = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="KEY=VALUE",
-            help="Override one key, as in train.",
-            show_default=False,
-            autocompletion=complete_key,
-        ),
-    ] = None,
+    overrides: Annotated[list[str] | None, set_option("Override one key, as in train.")] = None,
     data: Annotated[
         Path | None, typer.Option("--data", help="Sets data.path.", show_default=False)
     ] = None,

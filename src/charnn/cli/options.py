@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated
 
 import typer
+from typer.models import OptionInfo
 
 from charnn.config import DEVICE_CHOICES, known_keys
 from charnn.inference.options import UNKNOWN_CHAR_POLICIES, EvalOptions, SamplingOptions
@@ -35,6 +36,17 @@ def choices(choices: Sequence[str]) -> Callable[[str], list[str]]:
         return [choice for choice in choices if choice.startswith(incomplete)]
 
     return complete
+
+
+def set_option(help_text: str) -> OptionInfo:
+    """The repeatable `--set KEY=VALUE` option (train, config show), with each command's help."""
+    return typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        autocompletion=complete_key,
+        help=help_text,
+        show_default=False,
+    )
 
 
 def complete_key(incomplete: str) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from charnn.cli.app import user_errors
-from charnn.cli.options import DeviceOption, complete_key, flag_overrides
+from charnn.cli.options import DeviceOption, flag_overrides, set_option
 from charnn.errors import CharnnError
 
 commands = typer.Typer()
@@ -35,13 +35,9 @@ def train(
     ] = None,
     overrides: Annotated[
         list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="KEY=VALUE",
-            autocompletion=complete_key,
-            help="Override one config key, e.g. --set model.hidden_size=512. Repeatable. "
-            "Precedence: defaults < YAML < --set < --data/--out-dir/--device.",
-            show_default=False,
+        set_option(
+            "Override one config key, e.g. --set model.hidden_size=512. Repeatable. "
+            "Precedence: defaults < YAML < --set < --data/--out-dir/--device."
         ),
     ] = None,
     data: Annotated[
