@@ -32,7 +32,8 @@ PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
 STALL_S = 30.0
-"""How long /stall keeps the connection silent: far past the timeouts the tests set."""
+"""How long /stall keeps the connection silent at most (the test's end releases it sooner): far
+past the timeouts the tests set, so only a timeout can end the download in time."""
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -57,7 +58,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(PAYLOAD[:5])
             self.wfile.flush()
-            time.sleep(STALL_S)
+            self.server.released.wait(STALL_S)  # type: ignore[attr-defined]
         else:
             self.send_response(404)
             self.end_headers()
@@ -72,11 +73,13 @@ def server_and_hits() -> Iterator[tuple[str, dict[str, int]]]:
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.daemon_threads = True
     httpd.hits = {}  # type: ignore[attr-defined]  # requests per path
+    httpd.released = threading.Event()  # type: ignore[attr-defined]  # ends the stalls
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}", httpd.hits  # type: ignore[attr-defined]
     finally:
+        httpd.released.set()  # type: ignore[attr-defined]
         httpd.shutdown()
         httpd.server_close()
 
