@@ -5,9 +5,10 @@ restored when resuming), then `Run.train()` steps until train.max_steps, train.m
 train.max_epochs, evaluating and checkpointing every `train.eval_every` steps and once more at
 the end; with train.early_stopping_patience, it also stops after that many evaluations without
 a better validation score. best.pt holds the best-scoring weights. The pieces
-own their parts: the task (training/task.py) its batches, objective and evaluation; the
-checkpointer saving and restoring; the clock elapsed time; the reporter the log lines and
-metrics.jsonl; the world what the processes of a torchrun run share.
+own their parts: the task (training/task.py) its batches, objective and evaluation; the limits
+(training/limits.py) when the run stops; the checkpointer saving and restoring; the clock
+elapsed time; the reporter the log lines and metrics.jsonl; the world what the processes of a
+torchrun run share.
 
 A step whose loss or gradient norm is not finite is skipped: no optimizer update, the carried
 hidden state is dropped, and the skip is counted. Too many in a row stop the run as diverged,
