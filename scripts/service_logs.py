@@ -4,7 +4,7 @@ Each service writes lines from a handful of templates of its own, filled from po
 every service shares (hosts, users, ids, durations, paths), and a few templates are written by
 several services alike, so that some lines cannot be told apart. The bytes depend on the seed
 alone: Python's `random` gives the same stream for the same seed on every version and machine,
-and only its version-stable calls are used (`random`, `randrange`, `choice`, `shuffle`).
+and only its version-stable calls are used (`random`, `randrange`, `choice`).
 BENCHMARKS.md records the sha256 of what the classification benchmark writes.
 
     python scripts/service_logs.py logs.tsv                 # 2,000 lines a service
