@@ -187,6 +187,21 @@ def trained_classifier(tmp_path_factory: pytest.TempPathFactory, bits_file: Path
     return root / "run"
 
 
+@pytest.fixture(scope="session")
+def trained_sequence_classifier(tmp_path_factory: pytest.TempPathFactory, bits_file: Path) -> Path:
+    """One small classify run on sequences of numbers (the majority-bit examples' .npz),
+    shared read-only by its users."""
+    from charnn.training.loop import train
+
+    root = tmp_path_factory.mktemp("sequences")
+    tree = tiny_classify_tree(
+        bits_file.with_suffix(".npz"), root / "run", max_steps=300, eval_every=100, lr=2e-2
+    )
+    tree["data"]["test_fraction"] = 0.1  # type: ignore[index]
+    train(config_from_dict(tree))
+    return root / "run"
+
+
 class FillsUp(io.RawIOBase):
     """A file on a disk with `room` bytes left: a write past that fails part way, with ENOSPC,
     as a real full disk does (the first bytes land, then the error)."""

@@ -68,6 +68,6 @@ def test_a_marked_key_is_spelt_for_python_or_for_the_command_line() -> None:
 
 def test_a_wrapped_message_keeps_its_marks() -> None:
     inner = CharnnError(f"bad {key('data.path')}")
-    outer = CharnnError(f"{inner.marked} (or {key('text_file', 'PATH')})")
-    assert outer.render(flag_spelling) == "bad --data (or --text-file PATH)"
-    assert spell(outer.marked, python_spelling) == "bad data.path (or text_file=PATH)"
+    outer = CharnnError(f"{inner.marked} (or {key('file', 'PATH')})")
+    assert outer.render(flag_spelling) == "bad --data (or --file PATH)"
+    assert spell(outer.marked, python_spelling) == "bad data.path (or file=PATH)"

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -29,6 +30,7 @@ from charnn.artifacts.checkpoint import load_checkpoint
 from charnn.artifacts.run_dir import training_lock
 from charnn.cli import app
 from charnn.config import config_from_dict
+from charnn.data import sequences
 from charnn.data import sources as corpus
 from charnn.data.sources import RemoteCorpus
 from charnn.platform import atomic
@@ -70,6 +72,7 @@ class Situation:
     corpus_file: Path
     trained_run: Path
     trained_classifier: Path
+    trained_sequences: Path
 
     def tiny_run(self, name: str = "run", **train: object) -> Path:
         """A freshly trained tiny run of our own (safe to change, unlike trained_run)."""
@@ -765,9 +768,98 @@ def _(s: Situation) -> list[str]:
     return [
         "eval",
         str(s.trained_classifier),
-        "--text-file",
+        "--file",
         str(s.file("more.tsv", "ones\t111\nnew\t0\n")),
     ]
+
+
+def npz(s: Situation, name: str, **arrays: object) -> Path:
+    path = s.tmp / name
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+    return path
+
+
+@scenario("sequences-objects")
+def _(s: Situation) -> list[str]:
+    ragged = np.empty(2, dtype=object)
+    ragged[:] = [np.zeros(2), np.zeros(3)]
+    return classify(s, npz(s, "objects.npz", x=ragged, y=np.zeros(2)))
+
+
+@scenario("sequences-no-x")
+def _(s: Situation) -> list[str]:
+    return classify(s, npz(s, "d.npz", data=np.zeros((4, 3)), y=np.zeros(4)))
+
+
+@scenario("sequences-no-y")
+def _(s: Situation) -> list[str]:
+    return classify(s, npz(s, "d.npz", x=np.zeros((4, 3))))
+
+
+@scenario("sequences-keras-incomplete")
+def _(s: Situation) -> list[str]:
+    return classify(s, npz(s, "d.npz", x_train=np.zeros((4, 3)), y_train=np.zeros(4)))
+
+
+@scenario("sequences-rank")
+def _(s: Situation) -> list[str]:
+    return classify(s, npz(s, "d.npz", x=np.zeros(4), y=np.zeros(4)))
+
+
+@scenario("sequences-not-numbers")
+def _(s: Situation) -> list[str]:
+    return classify(s, npz(s, "d.npz", x=np.array([["a", "b"]] * 4), y=np.zeros(4)))
+
+
+@scenario("sequences-count-mismatch")
+def _(s: Situation) -> list[str]:
+    return classify(s, npz(s, "d.npz", x=np.zeros((3, 2)), y=np.zeros(4)))
+
+
+@scenario("sequences-lengths")
+def _(s: Situation) -> list[str]:
+    lengths = np.array([1, 3, 2])
+    return classify(s, npz(s, "d.npz", x=np.zeros((3, 2)), y=np.zeros(3), lengths=lengths))
+
+
+@scenario("sequences-not-finite")
+def _(s: Situation) -> list[str]:
+    x = np.zeros((4, 3))
+    x[2, 1] = np.inf
+    return classify(s, npz(s, "d.npz", x=x, y=np.arange(4) % 2))
+
+
+@scenario("sequences-not-npz")
+def _(s: Situation) -> list[str]:
+    return classify(s, s.file("d.npz", "label\ttext\n"))
+
+
+@scenario("sequences-mnist-offline")
+def _(s: Situation) -> list[str]:
+    s.monkeypatch.setenv("CHARNN_DATA_DIR", str(s.tmp / "cache"))
+    s.monkeypatch.setitem(
+        sequences.REMOTE_ARRAYS,
+        "mnist",
+        RemoteCorpus("mnist.npz", "http://127.0.0.1:9/mnist.npz", "0" * 64),
+    )
+    s.monkeypatch.setattr(corpus, "download", lambda *a, **k: _download_without_retries(*a, **k))
+    return classify(s, Path("mnist"))
+
+
+@scenario("sequences-predict-texts")
+def _(s: Situation) -> list[str]:
+    return ["predict", str(s.trained_sequences), "0101"]
+
+
+@scenario("sequences-eval-text-file")
+def _(s: Situation) -> list[str]:
+    return ["eval", str(s.trained_sequences), "--file", str(s.file("more.tsv", "ones\t111\n"))]
+
+
+@scenario("sequences-features")
+def _(s: Situation) -> list[str]:
+    rows = npz(s, "rows.npz", x=np.zeros((2, 5, 3)))
+    return ["predict", str(s.trained_sequences), "--file", str(rows)]
 
 
 # -- the test -----------------------------------------------------------------------------------
@@ -788,9 +880,17 @@ def situation(
     corpus_file: Path,
     trained_run: Path,
     trained_classifier: Path,
+    trained_sequence_classifier: Path,
 ) -> Iterator[Situation]:
     monkeypatch.chdir(tmp_path)
-    state = Situation(tmp_path, monkeypatch, corpus_file, trained_run, trained_classifier)
+    state = Situation(
+        tmp_path,
+        monkeypatch,
+        corpus_file,
+        trained_run,
+        trained_classifier,
+        trained_sequence_classifier,
+    )
     yield state
     for cleanup in ("release", "stop_server"):
         if hasattr(state, cleanup):

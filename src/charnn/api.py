@@ -9,6 +9,10 @@
     names.classify(["Satoshi", "Dvorak"], top_k=3)  # per text: [(label, probability), ...]
     names.score_file("held-out.tsv").accuracy
 
+    digits = load_model("runs/mnist-rows")         # a classifier of sequences of numbers
+    digits.classify(x_test[:5])                    # raw values, (N, T, F) or (N, T)
+    digits.score_file("held-out.npz").accuracy
+
 The CLI's `sample` and `eval` commands are built on this same API. Errors are `CharnnError`s
 (see `charnn.errors`) with a message that says what to do.
 """
@@ -18,16 +22,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from charnn.artifacts.checkpoint import Checkpoint, checkpoint_path, load_checkpoint
 from charnn.data.vocab import CharVocab
 from charnn.errors import CharnnError, key
-from charnn.inference.classifier import ClassifyResult, predict, score_checkpoint
+from charnn.inference.classifier import predict, score_checkpoint
 from charnn.inference.evaluator import EvalResult, evaluate, evaluate_checkpoint
 from charnn.inference.options import EvalOptions, SamplingOptions
 from charnn.inference.sampler import generate
+from charnn.inference.scoring import ClassifyResult
+from charnn.inference.sequences import as_sequences, predict_sequences
 from charnn.model.classifier import CharClassifier
 from charnn.model.network import CharRNN
 from charnn.platform.device import resolve_device
@@ -74,19 +82,27 @@ class Model:
 
     def classify(
         self,
-        texts: Sequence[str],
+        texts: Sequence[str] | Any,
         *,
         top_k: int = 1,
         unknown_chars: str = SCORING.unknown_chars,
         replace_with: str = SCORING.replace_with,
     ) -> list[list[tuple[str, float]]]:
-        """Per text, its `top_k` likeliest labels as (label, probability), likeliest first.
+        """Per text (or sequence), its `top_k` likeliest labels as (label, probability),
+        likeliest first.
 
         All texts are encoded at once and run in batches of similar length. Characters the
-        model never saw are refused, dropped or replaced as `unknown_chars` says.
+        model never saw are refused, dropped or replaced as `unknown_chars` says. A classifier
+        of sequences of numbers takes a NumPy array (N, T, F) or (N, T), or a list of (T, F)
+        arrays of different lengths, as raw values: the model standardises them itself.
         """
+        if self.checkpoint.reads_values:
+            sequences = as_sequences(texts)
+            return predict_sequences(self._classifier(), self.labels, sequences, top_k=top_k)
         if isinstance(texts, str):  # one text, not its characters
             texts = [texts]
+        if isinstance(texts, np.ndarray):
+            raise CharnnError(f"{self.path} classifies texts; give a list of strings, not an array")
         return predict(
             self._classifier(),
             self.vocab,
@@ -99,7 +115,8 @@ class Model:
 
     @property
     def vocab(self) -> CharVocab:
-        return self.checkpoint.vocab
+        """The characters the model reads (a classifier of sequences of numbers has none)."""
+        return self.checkpoint.chars
 
     @property
     def device(self) -> torch.device:
@@ -218,7 +235,8 @@ class Model:
         progress: bool = False,
     ) -> EvalResult | ClassifyResult:
         """Score a text file (read as `encoding`; bad bytes handled as `errors` says). For a
-        classifier, a labelled file in any format of data.path: its ClassifyResult."""
+        classifier, a labelled file in any format of data.path (an .npz file for one that reads
+        sequences of numbers): its ClassifyResult."""
         options = EvalOptions(
             encoding=encoding,
             errors=errors,
@@ -229,7 +247,7 @@ class Model:
         if isinstance(self.module, CharClassifier):
             self._no_window(window)
             return score_checkpoint(
-                self.checkpoint, self.module, options, text_file=Path(path), progress=progress
+                self.checkpoint, self.module, options, file=Path(path), progress=progress
             )
         return evaluate_checkpoint(
             self.checkpoint, options, text_file=Path(path), model=self.module, progress=progress

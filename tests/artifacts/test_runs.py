@@ -63,10 +63,11 @@ def test_runs_lists_each_run_with_its_state(
     }
     assert rows["finished"]["stopped_by"] == "max_steps" and rows["finished"]["steps"] == 20
     assert rows["names"]["task"] == "classify" and rows["names"]["best_val_accuracy"] is not None
+    assert rows["names"]["input"] == "chars"
     assert rows["finished"]["model"] == "LSTM 1x32" and rows["finished"]["best_val_loss"] > 0
     assert table.exit_code == 0, table.output
     lines = table.stdout.splitlines()
-    assert lines[0].split()[:3] == ["run", "task", "model"] and len(lines) == 5
+    assert lines[0].split()[:4] == ["run", "task", "input", "model"] and len(lines) == 5
     assert "finished (max_steps)" in table.stdout and "running" in table.stdout
     records = [
         json.loads(line)

@@ -124,7 +124,7 @@ def test_model_config_is_used_for_the_rebuilt_model(trained_run: Path) -> None:
     assert model.config == checkpoint.config.model
 
 
-def test_a_moved_corpus_points_at_text_file(trained_run: Path, tmp_path: Path) -> None:
+def test_a_moved_corpus_points_at_another_file(trained_run: Path, tmp_path: Path) -> None:
     checkpoint = load_checkpoint(trained_run / "best.pt")
     data = dataclasses.replace(checkpoint.config.data, path=str(tmp_path / "moved.txt"))
     moved = dataclasses.replace(
@@ -132,7 +132,7 @@ def test_a_moved_corpus_points_at_text_file(trained_run: Path, tmp_path: Path) -
     )
     with pytest.raises(
         DataError,
-        match=r"moved.txt does not exist; check the path \(or score any text with text_file=PATH",
+        match=r"moved.txt does not exist; check the path \(or score any text with file=PATH",
     ):
         evaluate_checkpoint(moved, device=torch.device("cpu"))
 

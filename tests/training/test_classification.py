@@ -33,7 +33,7 @@ def test_an_epoch_shows_every_example_once_in_batches_of_similar_length(
     bits_file: Path, tmp_path: Path
 ) -> None:
     classify = task(bits_file, tmp_path)
-    count = len(classify.splits.train)
+    count = len(classify.inputs.splits.train)
     assert classify.steps_per_epoch == -(-count // 16)
     seen: list[str] = []
     padded = real = 0
@@ -41,10 +41,10 @@ def test_an_epoch_shows_every_example_once_in_batches_of_similar_length(
         batch = classify.batch(step)
         assert batch.lengths is not None
         for row, length in zip(batch.inputs, batch.lengths.tolist(), strict=True):
-            seen.append(classify.vocab.decode(row[:length]))
+            seen.append(classify.inputs.vocab.decode(row[:length]))
         padded += batch.inputs.numel()
         real += int(batch.lengths.sum())
-    assert sorted(seen) == sorted(example.text for example in classify.splits.train)
+    assert sorted(seen) == sorted(example.text for example in classify.inputs.splits.train)
     # Lengths 1 to 15: random batches would pad about half; bucketing pads little.
     assert padded / real < 1.1
     assert not torch.equal(
@@ -59,7 +59,7 @@ def test_under_torchrun_each_rank_takes_its_rows_of_full_batches(
     ranks = [
         task(bits_file, tmp_path, World(rank=rank, size=2, local_rank=rank)) for rank in (0, 1)
     ]
-    assert ranks[0].steps_per_epoch == len(whole.splits.train) // 16
+    assert ranks[0].steps_per_epoch == len(whole.inputs.splits.train) // 16
     batches = [rank.batch(0) for rank in ranks]
     assert [len(batch.targets) for batch in batches] == [8, 8]
 

@@ -96,13 +96,16 @@ def interrupt_at(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
 def tiny_task_tree(
     task: str, corpus_file: Path, bits_file: Path, out_dir: Path, **train: object
 ) -> dict[str, object]:
-    """The tiny config of either task: the patterned corpus, or the majority-bit examples."""
+    """The tiny config of either task: the patterned corpus, or the majority-bit examples (as
+    text, or as numbers: `values`)."""
+    if task == "values":
+        return tiny_classify_tree(bits_file.with_suffix(".npz"), out_dir, **train)
     if task == "classify":
         return tiny_classify_tree(bits_file, out_dir, **train)
     return tiny_tree(corpus_file, out_dir, **train)
 
 
-@pytest.mark.parametrize("task", ["lm", "classify"])
+@pytest.mark.parametrize("task", ["lm", "classify", "values"])
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])  # bf16: the LSTM's state comes out bf16
 def test_resume_continues_bit_for_bit(
     corpus_file: Path,
@@ -433,7 +436,12 @@ def test_the_cuda_optimizer_is_fused(tiny_config: RunConfig) -> None:
 
 @pytest.mark.parametrize(
     ("task", "cell", "core_dtype"),
-    [("lm", "lstm", "bfloat16"), ("lm", "rnn", "float32"), ("classify", "lstm", "bfloat16")],
+    [
+        ("lm", "lstm", "bfloat16"),
+        ("lm", "rnn", "float32"),
+        ("classify", "lstm", "bfloat16"),
+        ("values", "lstm", "bfloat16"),
+    ],
 )
 def test_bf16_on_cpu_trains_under_autocast_and_keeps_fp32_weights(
     corpus_file: Path,

@@ -46,7 +46,8 @@ class NonFiniteWeights(CheckpointError):
 @dataclass
 class Checkpoint:
     config: RunConfig
-    vocab: CharVocab
+    vocab: CharVocab | None
+    """The characters the model reads; None for a classifier of sequences of numbers."""
     model_state: dict[str, torch.Tensor]
     optimizer_state: dict[str, Any] | None = None
     step: int = 0
@@ -77,6 +78,9 @@ class Checkpoint:
     """Where a resumed run with new limits picked the learning-rate decay up (empty: never)."""
     device: str = "cpu"
     """The device it was trained on."""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    """A classifier of sequences of numbers: `features` (F), `steps` (T of the training
+    data), `dtype` (as stored) and `standardize`. Empty for one that reads characters."""
     versions: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,7 +89,7 @@ class Checkpoint:
             "format_version": FORMAT_VERSION,
             "versions": self.versions or {"charnn": __version__, "torch": str(torch.__version__)},
             "config": config_to_dict(self.config),
-            "vocab": self.vocab.to_dict(),
+            "vocab": self.vocab.to_dict() if self.vocab is not None else None,
             "model": self.model_state,
             "optimizer": self.optimizer_state,
             "step": self.step,
@@ -103,9 +107,10 @@ class Checkpoint:
             "evals_since_best": self.evals_since_best,
             "schedule_restart": self.schedule_restart,
             "device": self.device,
+            "inputs": self.inputs,
         }
 
-    def check_corpus(self, name: str, sha256: str, vocab: CharVocab, *, fix: str) -> None:
+    def check_corpus(self, name: str, sha256: str, vocab: CharVocab | None, *, fix: str) -> None:
         """Refuse a corpus other than the one this run trained on; `fix` says what to do."""
         stored = self.corpus.get("sha256")
         if stored is not None and stored != sha256:
@@ -117,6 +122,21 @@ class Checkpoint:
     def classifies(self) -> bool:
         return self.config.task == "classify"
 
+    @property
+    def reads_values(self) -> bool:
+        """A classifier of sequences of numbers (an .npz run), not of texts."""
+        return bool(self.inputs)
+
+    @property
+    def chars(self) -> CharVocab:
+        """The vocabulary of a model that reads characters."""
+        if self.vocab is None:
+            raise CheckpointError(
+                "this run reads sequences of numbers (an .npz file), not text; give it "
+                "sequences in an .npz file"
+            )
+        return self.vocab
+
     def build_model(self, device: torch.device | str = "cpu") -> CharRNN:
         """The language model with these weights, in eval mode, on `device`."""
         if self.classifies:
@@ -124,7 +144,7 @@ class Checkpoint:
                 "this run classifies texts (task: classify) and does not generate or score "
                 "text; classify with charnn predict (Python: classify())"
             )
-        return self._loaded(CharRNN(self.config.model, len(self.vocab)), device)
+        return self._loaded(CharRNN(self.config.model, len(self.chars)), device)
 
     def build_classifier(self, device: torch.device | str = "cpu") -> CharClassifier:
         """The classifier with these weights, in eval mode, on `device`."""
@@ -134,7 +154,11 @@ class Checkpoint:
                 "generate with charnn sample or score with charnn eval (Python: generate(), "
                 "score())"
             )
-        model = CharClassifier(self.config.model, len(self.vocab), len(self.labels))
+        if self.reads_values:
+            features = int(self.inputs["features"])
+            model = CharClassifier(self.config.model, 0, len(self.labels), features=features)
+        else:
+            model = CharClassifier(self.config.model, len(self.chars), len(self.labels))
         return self._loaded(model, device)
 
     def build_network(self, device: torch.device | str = "cpu") -> CharRNN | CharClassifier:
@@ -261,7 +285,7 @@ def load_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> 
     try:
         return Checkpoint(
             config=config_from_dict(data["config"]),
-            vocab=CharVocab.from_dict(data["vocab"]),
+            vocab=CharVocab.from_dict(data["vocab"]) if data["vocab"] is not None else None,
             model_state=data["model"],
             optimizer_state=data.get("optimizer"),
             step=int(data["step"]),
@@ -279,6 +303,7 @@ def load_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> 
             evals_since_best=int(data.get("evals_since_best", 0)),
             schedule_restart={k: float(v) for k, v in (data.get("schedule_restart") or {}).items()},
             device=str(data.get("device", "cpu")),
+            inputs=dict(data.get("inputs") or {}),
             versions=dict(data.get("versions") or {}),
         )
     except (KeyError, TypeError, ValueError) as error:

@@ -9,14 +9,21 @@ from charnn.artifacts.checkpoint import LAST_NAME, checkpoint_path, load_checkpo
 from charnn.artifacts.metrics import bits_per_char
 from charnn.model.cells import CELLS
 
+VALUE_BUFFERS = ("embedding.mean", "embedding.scale")
+
 
 def run_info(run: Path) -> dict[str, Any]:
     """Plain data about a run directory (its last.pt) or one checkpoint file."""
     path = checkpoint_path(run, prefer=LAST_NAME)
     checkpoint = load_checkpoint(path, map_location="cpu")
     model = checkpoint.config.model
-    # The networks hold parameters only (no buffers): their count is the weights' size.
-    parameters = sum(tensor.numel() for tensor in checkpoint.model_state.values())
+    # The networks hold parameters only, but for the standardisation of values (two buffers).
+    parameters = sum(
+        tensor.numel()
+        for name, tensor in checkpoint.model_state.items()
+        if name not in VALUE_BUFFERS
+    )
+    vocab = checkpoint.vocab
     versions = checkpoint.versions
     return {
         "checkpoint": str(path),
@@ -28,8 +35,9 @@ def run_info(run: Path) -> dict[str, Any]:
             "examples": checkpoint.corpus.get("examples"),
             "sha256": checkpoint.corpus.get("sha256"),
         },
-        "tokenizer": checkpoint.vocab.tokenizer,
-        "vocab_size": len(checkpoint.vocab),
+        "inputs": dict(checkpoint.inputs) if checkpoint.reads_values else {"kind": "chars"},
+        "tokenizer": vocab.tokenizer if vocab is not None else None,
+        "vocab_size": len(vocab) if vocab is not None else None,
         "model": {
             "cell": model.cell,
             "num_layers": model.num_layers,
@@ -67,7 +75,7 @@ def format_info(info: dict[str, Any]) -> str:
         ("checkpoint", info["checkpoint"]),
         ("task", "classify" if classifies else "lm (next character)"),
         ("corpus", f"{corpus['name']} ({size})" if size else str(corpus["name"])),
-        ("vocabulary", f"{info['vocab_size']:,} symbols ({info['tokenizer']})"),
+        input_row(info),
         (
             "model",
             f"{shape}, embedding {model['embedding_dim']}, dropout {model['dropout']:g}; "
@@ -99,6 +107,18 @@ def format_info(info: dict[str, Any]) -> str:
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
+
+
+def input_row(info: dict[str, Any]) -> tuple[str, str]:
+    """What the model reads: its vocabulary, or the shape of its sequences of numbers."""
+    inputs = info.get("inputs") or {"kind": "chars"}
+    if inputs["kind"] != "values":
+        return "vocabulary", f"{info['vocab_size']:,} symbols ({info['tokenizer']})"
+    scaled = "standardised" if inputs.get("standardize") else "as they are"
+    return "input", (
+        f"sequences of numbers: {inputs['steps']} steps x {inputs['features']} features "
+        f"({inputs['dtype']}), {scaled}"
+    )
 
 
 def _loss(value: float | None, *, per: str = "/char") -> str:

@@ -39,8 +39,16 @@ def _describe(run: Path) -> dict[str, Any]:
     if state == "stopped" and not status and limit is not None and checkpoint.step >= limit:
         state = row["state"] = "finished"  # a run from before status files, at its step limit
     direction = "bidirectional " if model.bidirectional else ""
+    inputs = checkpoint.inputs
     row.update(
         task=config.task,
+        input=(
+            f"values {inputs['steps']}x{inputs['features']}"
+            if checkpoint.reads_values
+            else "bytes"
+            if checkpoint.vocab is not None and checkpoint.vocab.tokenizer == "bytes"
+            else "chars"
+        ),
         model=f"{direction}{CELLS[model.cell].title} {model.num_layers}x{model.hidden_size}",
         steps=checkpoint.step,
         best_val_loss=checkpoint.best_val_loss,
@@ -53,11 +61,11 @@ def _describe(run: Path) -> dict[str, Any]:
 
 def format_runs(rows: list[dict[str, Any]]) -> str:
     """The rows as an aligned table."""
-    header = ("run", "task", "model", "steps", "best val loss", "val acc", "time", "state")
+    header = ("run", "task", "input", "model", "steps", "best val loss", "val acc", "time", "state")
     table = [header]
     for row in rows:
         if "error" in row:
-            table.append((row["name"], "?", row["error"][:60], "", "", "", "", row["state"]))
+            table.append((row["name"], "?", "", row["error"][:60], "", "", "", "", row["state"]))
             continue
         loss, accuracy = row["best_val_loss"], row["best_val_accuracy"]
         state = row["state"] + (f" ({row['stopped_by']})" if row.get("stopped_by") else "")
@@ -65,6 +73,7 @@ def format_runs(rows: list[dict[str, Any]]) -> str:
             (
                 row["name"],
                 row["task"],
+                row["input"],
                 row["model"],
                 f"{row['steps']:,}",
                 "-" if loss is None else f"{loss:.4f}",

@@ -103,7 +103,9 @@ def _option_flags() -> dict[str, str]:
     def collect(command: Any) -> None:  # a click command, as typer builds it
         for parameter in command.params:
             if parameter.param_type_name == "option" and parameter.name:
-                flags.setdefault(parameter.name, max(parameter.opts, key=len))
+                # The first long name: `--file` of `--file` and `--text-file`.
+                long_names = [opt for opt in parameter.opts if opt.startswith("--")]
+                flags.setdefault(parameter.name, (long_names or parameter.opts)[0])
         for child in getattr(command, "commands", {}).values():
             collect(child)
 

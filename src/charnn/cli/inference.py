@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -120,7 +120,7 @@ def sample(
     name="eval",
     epilog="Examples:  charnn eval runs/default  |  charnn eval runs/x --split test --json  |  "
     "charnn eval runs/x --window 64  |  "
-    "charnn eval runs/x --text-file other.txt",
+    "charnn eval runs/x --file other.txt",
 )
 def eval_(
     run: Annotated[
@@ -137,21 +137,25 @@ def eval_(
             autocompletion=choices(EVAL_SPLITS),
         ),
     ] = SCORING.split,
-    text_file: Annotated[
+    file: Annotated[
         Path | None,
         typer.Option(
-            "--text-file", help="Score this text file instead of a split.", show_default=False
+            "--file",
+            "--text-file",
+            help="Score this file instead of a split: text for a language model; labelled "
+            "examples for a classifier (as its data.path: .tsv, .jsonl, ... or .npz).",
+            show_default=False,
         ),
     ] = None,
     encoding: Annotated[
-        str, typer.Option("--encoding", help="The encoding of --text-file, e.g. latin-1.")
+        str, typer.Option("--encoding", help="The encoding of a text --file, e.g. latin-1.")
     ] = SCORING.encoding,
     errors: Annotated[
         str,
         typer.Option(
             "--errors",
             autocompletion=choices(DECODE_ERRORS),
-            help="Bytes of --text-file not valid in its encoding: strict (stop), replace "
+            help="Bytes of a text --file not valid in its encoding: strict (stop), replace "
             "(with U+FFFD) or ignore (drop them).",
         ),
     ] = SCORING.errors,
@@ -186,9 +190,9 @@ def eval_(
                 f"{model.path} is a classifier (task: classify): it reads each example whole, "
                 "so --window does not apply; drop it"
             )
-        if text_file is not None:
+        if file is not None:
             result = model.score_file(
-                text_file,
+                file,
                 encoding=encoding,
                 errors=errors,
                 unknown_chars=unknown_chars,
@@ -199,7 +203,7 @@ def eval_(
         else:
             result = model.score_split(split, window=window, progress=True)
         path, checkpoint = model.path, model.checkpoint
-        scored = str(text_file) if text_file is not None else f"{split} split"
+        scored = str(file) if file is not None else f"{split} split"
         if isinstance(result, ClassifyResult):
             if as_json:
                 record = {
@@ -236,7 +240,8 @@ def eval_(
 @commands.command(
     epilog="Examples:  charnn predict runs/names Satoshi Dvorak  |  "
     "charnn predict runs/names --file names.txt --top-k 3 --json  |  "
-    "cat names.txt | charnn predict runs/names --file -"
+    "cat names.txt | charnn predict runs/names --file -  |  "
+    "charnn predict runs/mnist-rows --file rows.npz"
 )
 def predict(
     run: Annotated[
@@ -255,7 +260,8 @@ def predict(
         typer.Option(
             "--file",
             help="Classify each line of this file (- reads stdin). Lines of a labelled file "
-            "(.tsv, .jsonl) are read as their text; their labels are ignored.",
+            "(.tsv, .jsonl) are read as their text; their labels are ignored. A classifier of "
+            "sequences of numbers: each sequence of an .npz file's x (with its lengths).",
             show_default=False,
         ),
     ] = None,
@@ -270,20 +276,12 @@ def predict(
     ] = False,
     device: DeviceOption = None,
 ) -> None:
-    """Label texts with a classifier: the likeliest labels.
+    """Label texts or sequences of numbers: the likeliest labels.
 
     Each text's top labels are printed with their probabilities."""
     with user_errors():
         from charnn.api import load_model
-        from charnn.data.labelled import read_prediction_lines
 
-        all_texts = list(texts or [])
-        if file is not None:
-            all_texts += read_prediction_lines(file, sys.stdin)
-        if not all_texts:
-            raise CharnnError(
-                "nothing to classify; give texts as arguments, or --file FILE (- for stdin)"
-            )
         model = load_model(run, device=device or "auto")
         if not model.classifies:
             raise CharnnError(
@@ -291,23 +289,59 @@ def predict(
                 f"generate with charnn sample {run}, or train a classifier with --set task=classify"
             )
         started = time.perf_counter()
-        predictions = model.classify(
-            all_texts, top_k=top_k, unknown_chars=unknown_chars, replace_with=replace_with
-        )
+        shown: list[str] | list[int]
+        if model.checkpoint.reads_values:
+            shown, predictions = _predict_sequences(model, texts, file, top_k)
+        else:
+            shown = _texts(texts, file)
+            predictions = model.classify(
+                shown, top_k=top_k, unknown_chars=unknown_chars, replace_with=replace_with
+            )
         seconds = time.perf_counter() - started
         out = sys.stdout
-        for text, labels in zip(all_texts, predictions, strict=True):
+        for text, labels in zip(shown, predictions, strict=True):
             if as_json:
                 record = {"text": text, "labels": [[label, p] for label, p in labels]}
+                if isinstance(text, int):
+                    record = {"row": text, "labels": record["labels"]}
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
             else:
                 ranked = "  ".join(f"{label} {p:.3f}" for label, p in labels)
                 out.write(f"{ranked}\t{text}\n")
         out.flush()
-        rate = len(all_texts) / seconds if seconds > 0 else 0.0
+        rate = len(shown) / seconds if seconds > 0 else 0.0
         logging.getLogger("charnn").info(
-            "classified %d text(s) in %.2fs (%s examples/s)",
-            len(all_texts),
+            "classified %d %s in %.2fs (%s examples/s)",
+            len(shown),
+            "sequence(s)" if model.checkpoint.reads_values else "text(s)",
             seconds,
             f"{rate:,.0f}",
         )
+
+
+def _texts(texts: list[str] | None, file: str | None) -> list[str]:
+    from charnn.data.labelled import read_prediction_lines
+
+    all_texts = list(texts or [])
+    if file is not None:
+        all_texts += read_prediction_lines(file, sys.stdin)
+    if not all_texts:
+        raise CharnnError(
+            "nothing to classify; give texts as arguments, or --file FILE (- for stdin)"
+        )
+    return all_texts
+
+
+def _predict_sequences(
+    model: Any, texts: list[str] | None, file: str | None, top_k: int
+) -> tuple[list[int], list[list[tuple[str, float]]]]:
+    """(each sequence's row in the file, its predictions) for a classifier of sequences."""
+    from charnn.inference.sequences import NPZ_LAYOUT, unlabelled_sequences
+
+    if texts or file is None or file == "-":
+        raise CharnnError(
+            f"{model.path} classifies sequences of numbers, not texts; give them as --file "
+            f"FILE.npz ({NPZ_LAYOUT})"
+        )
+    sequences = unlabelled_sequences(Path(file), model.checkpoint)
+    return list(range(len(sequences))), model.classify(sequences, top_k=top_k)

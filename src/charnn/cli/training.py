@@ -70,6 +70,7 @@ def train(
     Writes config.yaml, last.pt, best.pt and metrics.jsonl there."""
     with user_errors():
         from charnn.config import load_config
+        from charnn.data.sequences import names_sequences
         from charnn.training import loop as trainer
         from charnn.training.resume import resume_config
 
@@ -97,7 +98,9 @@ def train(
                 if score is not None
                 else f"best val loss {best}"
             )
-            after = f"charnn predict {summary.run_dir} TEXT"
+            after = f"charnn predict {summary.run_dir} " + (
+                "--file FILE.npz" if names_sequences(run_config.data.path) else "TEXT"
+            )
         else:
             best, after = f"best val loss {best} nats/char", f"charnn sample {summary.run_dir}"
         logging.getLogger("charnn").info(

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from charnn.config.sections import RunConfig
+from charnn.config.sections import NAMED_DATA, RunConfig
 from charnn.errors import ConfigError
 from charnn.errors import key as named
 from charnn.presets import resolve_config_file
@@ -270,13 +270,15 @@ def load_config(
     """Resolve a RunConfig: defaults < `base` < YAML file < overrides (in order).
 
     A relative `data.path` is made absolute (against the working directory), so the stored
-    config still finds the corpus when `eval` or `--resume` run from another directory.
+    config still finds the corpus when `eval` or `--resume` run from another directory; a
+    named source (`mnist`) stays a name, unless a file of that name is there.
     """
     tree = dict(base or {})
     if config_file is not None:
         tree = merge_trees(tree, read_yaml(config_file))
     config = config_from_dict(apply_overrides(tree, overrides))
-    if config.data.path is not None:
+    path = config.data.path
+    if path is not None and not (path in NAMED_DATA and not Path(path).exists()):
         absolute = str(Path(config.data.path).expanduser().absolute())
         config = dataclasses.replace(config, data=dataclasses.replace(config.data, path=absolute))
     return config

@@ -24,6 +24,7 @@ CLASSIFY_ONLY_KEYS = (
     "data.val_path",
     "data.test_path",
     "data.max_length",
+    "data.standardize",
     "model.pooling",
     "train.class_weights",
 )
@@ -32,6 +33,8 @@ SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("fp32", "bf16")
 TOKENIZERS = ("chars", "bytes")
 DECODE_ERRORS = ("strict", "replace", "ignore")
+NAMED_DATA = ("mnist",)
+"""Values of `data.path` that name a dataset charnn downloads (when no such file exists)."""
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 """What `device` names (besides `cuda:N`, one GPU of several)."""
 
@@ -53,7 +56,9 @@ class DataConfig:
     """A local text file. When set, it is used and `source` is ignored. For `task: classify`,
     labelled examples: a `.tsv` file (`label<TAB>text` a line), a `.jsonl` file (`"text"` and
     `"label"` a line), a directory of `<label>.txt` files (one example a line) or a directory
-    of `<label>/` folders (one example a file)."""
+    of `<label>/` folders (one example a file); or sequences of numbers: an `.npz` file (`x`
+    (N, T, F), `y` (N,), optional `lengths` (N,); or Keras' `x_train`, `y_train`, `x_test`,
+    `y_test`), or `mnist` (downloaded once: 28 rows of 28 pixels per image)."""
     encoding: str = "utf-8"
     """The encoding of `path`, e.g. `latin-1` or `utf-16`."""
     errors: str = "strict"
@@ -77,9 +82,13 @@ class DataConfig:
     """`task: classify`: labelled test examples in a file of their own; `test_fraction` is then
     not used."""
     max_length: int | None = None
-    """`task: classify`: keep only the first `max_length` characters of each example (null: no
-    limit). A batch holds B x (its longest example) positions, so one very long example costs
-    memory and time for its whole batch."""
+    """`task: classify`: keep only the first `max_length` characters (or steps) of each example
+    (null: no limit). A batch holds B x (its longest example) positions, so one very long
+    example costs memory and time for its whole batch."""
+    standardize: bool = True
+    """`task: classify` on sequences of numbers: shift and scale each feature by the training
+    split's mean and standard deviation (stored in the model, so every consumer takes raw
+    values); false: the values go in as they are."""
 
     def __post_init__(self) -> None:
         _require(

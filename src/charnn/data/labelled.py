@@ -246,16 +246,30 @@ def truncated(examples: list[Example], max_length: int | None) -> list[Example]:
 def stratified_split(
     examples: Sequence[Example], *, val_fraction: float, test_fraction: float, seed: int
 ) -> tuple[list[Example], list[Example], list[Example]]:
-    """(train, val, test): each label's examples shuffled by `seed`; a split with a fraction
+    """(train, val, test) of `examples`, as `stratified_rows` draws them."""
+    rows = stratified_rows(
+        [example.label for example in examples],
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+    )
+    train, val, test = ([examples[row] for row in split] for split in rows)
+    return train, val, test
+
+
+def stratified_rows(
+    labels: Sequence[str], *, val_fraction: float, test_fraction: float, seed: int
+) -> tuple[list[int], list[int], list[int]]:
+    """(train, val, test) rows: each label's rows shuffled by `seed`; a split with a fraction
     above 0 takes round(fraction x count) of them, at least one, and training keeps at least one.
     """
-    by_label: dict[str, list[Example]] = {}
-    for example in examples:
-        by_label.setdefault(example.label, []).append(example)
+    by_label: dict[str, list[int]] = {}
+    for row, label in enumerate(labels):
+        by_label.setdefault(label, []).append(row)
     rng = random.Random(seed)
-    train: list[Example] = []
-    val: list[Example] = []
-    test: list[Example] = []
+    train: list[int] = []
+    val: list[int] = []
+    test: list[int] = []
     for label in sorted(by_label):
         group = list(by_label[label])
         rng.shuffle(group)

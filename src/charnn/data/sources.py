@@ -148,15 +148,19 @@ def read_file_bytes(path: Path, *, what: str = "text file") -> bytes:
 
 def fetch_remote_corpus(name: str) -> Path:
     """The cached file of a named remote corpus, downloading it on first use."""
-    corpus = REMOTE_CORPORA[name]
-    path = data_dir() / corpus.filename
-    if path.is_file() and file_sha256(path) == corpus.sha256:
+    return fetch_remote(REMOTE_CORPORA[name], name)
+
+
+def fetch_remote(remote: RemoteCorpus, name: str) -> Path:
+    """The cached file of `remote` (called `name` in messages), downloading it on first use."""
+    path = data_dir() / remote.filename
+    if path.is_file() and file_sha256(path) == remote.sha256:
         return path
     fix = (
         f"download it yourself and give it as {key('data.path', 'PATH')}, or put it at {path} "
         f"(set {DATA_DIR_ENV} to use another folder)"
     )
-    return download(corpus.url, path, sha256=corpus.sha256, what=name, fix=fix)
+    return download(remote.url, path, sha256=remote.sha256, what=name, fix=fix)
 
 
 def _pydoc_topics() -> str:

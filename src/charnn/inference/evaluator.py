@@ -167,15 +167,15 @@ def evaluate_checkpoint(
 
 def _text_file_ids(checkpoint: Checkpoint, path: Path, options: EvalOptions) -> torch.Tensor:
     what = f"text file {path}"
-    if isinstance(checkpoint.vocab, ByteVocab):  # a bytes model reads any file as it is
+    if isinstance(checkpoint.chars, ByteVocab):  # a bytes model reads any file as it is
         return ByteVocab.encode_bytes(read_file_bytes(path, what=what))
     text = read_text_file(
         path, encoding=options.encoding, errors=options.errors, decoding_fix=EVAL_DECODING_FIX
     )
-    text = checkpoint.vocab.fit(
+    text = checkpoint.chars.fit(
         text, policy=options.unknown_chars, replacement=options.replace_with, what=what
     )
-    return checkpoint.vocab.encode(text, what=what)
+    return checkpoint.chars.encode(text, what=what)
 
 
 def _split_ids(checkpoint: Checkpoint, split: str) -> torch.Tensor:
@@ -183,20 +183,18 @@ def _split_ids(checkpoint: Checkpoint, split: str) -> torch.Tensor:
     if split == "test" and data.test_fraction == 0:
         raise CharnnError(
             "this run has no test split (data.test_fraction is 0); score the val split, "
-            f"give {key('text_file', 'PATH')}, or train with {key('data.test_fraction', 0.05)}"
+            f"give {key('file', 'PATH')}, or train with {key('data.test_fraction', 0.05)}"
         )
     try:
         corpus = prepare_corpus(data)
     except DataError as error:
-        raise DataError(
-            f"{error.marked} (or score any text with {key('text_file', 'PATH')})"
-        ) from None
+        raise DataError(f"{error.marked} (or score any text with {key('file', 'PATH')})") from None
     splits = split_ids(corpus.ids, val_fraction=data.val_fraction, test_fraction=data.test_fraction)
     checkpoint.check_corpus(
         corpus.name,
         corpus.sha256,
         corpus.vocab,
         fix=f"its {split} split is not the one the run held out; "
-        f"score a file with {key('text_file', 'PATH')} instead",
+        f"score a file with {key('file', 'PATH')} instead",
     )
     return {"val": splits.val, "test": splits.test, "train": splits.train}[split]

@@ -1,7 +1,9 @@
 """CharClassifier: embedding -> recurrent core -> pooling -> dropout -> linear, one label a text.
 
-A batch holds texts of different lengths, right-padded to the longest: ids (B, T) and their
-lengths (B,). Padding never changes a result:
+It reads either characters, ids (B, T) through an embedding table, or sequences of numbers,
+values (B, T, F) through a `ValueEmbedding` (standardised, then a linear layer): the same
+network from the core on. A batch holds sequences of different lengths, right-padded to the
+longest, and their lengths (B,). Padding never changes a result:
 
 - forwards, position t reads positions <= t only, so the outputs at real positions are those
   of the text alone, and pooling reads real positions only (`last`: position length-1);
@@ -36,19 +38,60 @@ def reverse_within_lengths(values: torch.Tensor, lengths: torch.Tensor) -> torch
     return values.gather(1, index.unsqueeze(2).expand_as(values))
 
 
-def padding_mask(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """(B, T) True at the real positions of each row, False at its padding."""
-    positions = torch.ones_like(ids).cumsum(1) - 1  # (B, T)
-    return positions < lengths.unsqueeze(1)
+def padding_mask(positions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(B, T) True at the real positions of each row, False at its padding; `positions` is
+    any (B, T) tensor of the batch's shape."""
+    index = torch.ones_like(positions, dtype=torch.long).cumsum(1) - 1  # (B, T)
+    return index < lengths.unsqueeze(1)
+
+
+class ValueEmbedding(nn.Module):
+    """Each step's F numbers, standardised, into the core's input: a linear layer to E.
+
+    The per-feature mean and scale are buffers: computed once from the training split
+    (`standardize_by`), they travel in the weights, so every checkpoint, evaluation and export
+    takes raw values (pixels as they are) and scales them the same way.
+    """
+
+    def __init__(self, features: int, width: int) -> None:
+        super().__init__()
+        self.features = features
+        self.mean: torch.Tensor
+        self.scale: torch.Tensor
+        self.register_buffer("mean", torch.zeros(features))
+        self.register_buffer("scale", torch.ones(features))
+        self.linear = nn.Linear(features, width)
+
+    def standardize_by(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
+        with torch.no_grad():
+            self.mean.copy_(mean)
+            self.scale.copy_(scale)
+
+    def forward(self, values: torch.Tensor) -> torch.Tensor:
+        """values (B, T, F) -> (B, T, E)."""
+        return self.linear((values.float() - self.mean) / self.scale)
 
 
 class CharClassifier(nn.Module):
-    def __init__(self, config: ModelConfig, vocab_size: int, num_classes: int) -> None:
+    def __init__(
+        self,
+        config: ModelConfig,
+        vocab_size: int,
+        num_classes: int,
+        *,
+        features: int | None = None,
+    ) -> None:
+        """`features`: read sequences of that many numbers a step (vocab_size is then unused)
+        rather than characters."""
         super().__init__()
         self.config = config
         self.cell: Cell = CELLS[config.cell]
-        self.vocab_size, self.num_classes = vocab_size, num_classes
-        self.embedding = nn.Embedding(vocab_size, config.embedding_dim)
+        self.vocab_size, self.num_classes, self.features = vocab_size, num_classes, features
+        self.embedding: nn.Embedding | ValueEmbedding = (
+            nn.Embedding(vocab_size, config.embedding_dim)
+            if features is None
+            else ValueEmbedding(features, config.embedding_dim)
+        )
         hidden, layers = config.hidden_size, config.num_layers
         self.rnn: nn.Module | None = None
         self.forward_layers = nn.ModuleList()
@@ -86,16 +129,16 @@ class CharClassifier(nn.Module):
         """The core that reads the embeddings (the forward one, when bidirectional)."""
         return self.rnn if self.rnn is not None else self.forward_layers[0]
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """ids (B, T) right-padded, lengths (B,) -> logits (B, classes)."""
+    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """inputs right-padded, ids (B, T) or values (B, T, F); lengths (B,) -> logits (B, C)."""
         lengths = lengths.clamp(min=1)  # a text with no known character reads one padding id
-        embedded = self.embedding(ids)  # (B, T, E)
+        embedded = self.embedding(inputs)  # (B, T, E)
         if self.recurrent_autocast:
             outputs = self._read(embedded, lengths)
         else:
             with torch.autocast(embedded.device.type, enabled=False):
                 outputs = self._read(embedded.float(), lengths)
-        return self.head(self.dropout(self._pool(outputs, ids, lengths)))  # (B, C)
+        return self.head(self.dropout(self._pool(outputs, lengths)))  # (B, C)
 
     def _read(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T, E) -> (B, T, D): every position's output, D = H or 2H (forward, backward)."""
@@ -113,9 +156,7 @@ class CharClassifier(nn.Module):
             values = torch.cat([ahead, reverse_within_lengths(behind, lengths)], dim=2)
         return values
 
-    def _pool(
-        self, outputs: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor
-    ) -> torch.Tensor:
+    def _pool(self, outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T, D) -> (B, D), from real positions only."""
         pooling, hidden = self.config.pooling, self.config.hidden_size
         if pooling == "last":
@@ -125,7 +166,7 @@ class CharClassifier(nn.Module):
                 return at_end
             # The backward direction has read the whole text once it reaches position 0.
             return torch.cat([at_end[:, :hidden], outputs[:, 0, hidden:]], dim=1)
-        mask = padding_mask(ids, lengths).unsqueeze(2)  # (B, T, 1)
+        mask = padding_mask(outputs[:, :, 0], lengths).unsqueeze(2)  # (B, T, 1)
         if pooling == "mean":
             total = (outputs * mask).sum(1)
             return total / lengths.unsqueeze(1).to(outputs.dtype)

@@ -1,4 +1,5 @@
-"""The classification task: one label for each whole text, as a second implementation of `Task`.
+"""The classification task: one label for each whole text, or each sequence of numbers, as a
+second implementation of `Task`. What the examples are (training/inputs.py) is all that differs.
 
 Each epoch shuffles the training examples by (train.seed, epoch), then groups examples of
 similar length into batches so that padding stays small, and shuffles the order of the batches:
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -23,12 +25,11 @@ import torch.nn.functional as F
 
 from charnn.artifacts.checkpoint import Checkpoint
 from charnn.config import ModelConfig, RunConfig
-from charnn.data.labelled import LabelledSplits, label_counts, prepare_examples
-from charnn.data.vocab import CharVocab
+from charnn.data.sequences import names_sequences
 from charnn.errors import DataError, key
-from charnn.inference.classifier import encode_texts, pad_rows, score_examples, text_starts
 from charnn.model.cells import Hidden
 from charnn.model.classifier import CharClassifier
+from charnn.training.inputs import SequenceInputs, TextInputs
 from charnn.training.task import Batch, Evaluation, Objective
 from charnn.training.world import World
 
@@ -70,23 +71,20 @@ class ClassificationTask:
             raise DataError(
                 f"task: classify reads characters; drop {key('data.tokenizer', data.tokenizer)}"
             )
-        splits: LabelledSplits = prepare_examples(data, seed=train.seed)
-        self.splits, self.labels = splits, splits.labels
-        self.vocab = CharVocab.from_text("".join(example.text for example in splits.train))
-        self.vocab_size = len(self.vocab)
+        self.inputs = SequenceInputs(config) if names_sequences(data.path) else TextInputs(config)
+        self.labels = self.inputs.labels
+        self.vocab_size = self.inputs.vocab_size
         index = {label: i for i, label in enumerate(self.labels)}
-        ids, lengths = encode_texts(self.vocab, [example.text for example in splits.train])
-        self._ids = torch.from_numpy(ids)
-        self._lengths = lengths
-        self._starts = text_starts(lengths)
-        self._targets = torch.tensor([index[example.label] for example in splits.train])
+        self._encoded = self.inputs.train
+        self._lengths = self.inputs.train.lengths
+        self._targets = torch.tensor([index[label] for label in self.inputs.train_labels])
         self._seed, self._batch_size, self._world, self._device = (
             train.seed,
             train.batch_size,
             world,
             device,
         )
-        count = len(splits.train)
+        count = len(self._lengths)
         if world.distributed and count < train.batch_size:
             raise DataError(
                 f"{count} training examples are fewer than {key('train.batch_size')} "
@@ -99,13 +97,13 @@ class ClassificationTask:
         self.units_per_step = min(train.batch_size, count)
         weights = None
         if train.class_weights == "balanced":
-            counts = label_counts(splits.train)
+            counts = Counter(self.inputs.train_labels)
             weights = balanced_weights([counts[label] for label in self.labels]).to(device)
         self.objective: Objective = WholeText(weights)
         self._epoch_plan: tuple[int, list[np.ndarray]] | None = None
 
     def build_model(self, config: ModelConfig) -> CharClassifier:
-        return CharClassifier(config, self.vocab_size, len(self.labels))
+        return self.inputs.build_model(config)
 
     def _plan(self, epoch: int) -> list[np.ndarray]:
         """The batches of `epoch`, as rows of the training examples."""
@@ -135,7 +133,7 @@ class ClassificationTask:
         world = self._world
         rows = rows[world.rank :: world.size]  # this rank's share of the global batch
         lengths = self._lengths[rows]
-        inputs = pad_rows(self._ids, self._starts[rows], lengths)
+        inputs = self._encoded.batch(rows)
         device = self._device
         return Batch(
             inputs.to(device, non_blocking=True),
@@ -150,9 +148,7 @@ class ClassificationTask:
     def evaluate(self, model: torch.nn.Module) -> Evaluation:
         if not isinstance(model, CharClassifier):
             raise TypeError(f"the classification task scores a CharClassifier, not {type(model)}")
-        result = score_examples(
-            model, self.vocab, self.labels, self.splits.val, what="the validation examples"
-        )
+        result = self.inputs.score_val(model)
         return Evaluation(
             loss=result.loss,
             seconds=result.seconds,
@@ -161,28 +157,19 @@ class ClassificationTask:
         )
 
     def checkpoint_fields(self) -> dict[str, Any]:
-        splits = self.splits
-        return {
-            "vocab": self.vocab,
-            "labels": list(self.labels),
-            "corpus": {"name": splits.name, "examples": len(splits.train), "sha256": splits.sha256},
-        }
+        return {"labels": list(self.labels), **self.inputs.checkpoint_fields()}
 
     def check_resume(self, checkpoint: Checkpoint) -> None:
         fix = (
             "resuming would train on other examples; restore the data, "
             f"or start a new run in another {key('out_dir')}"
         )
-        checkpoint.check_corpus(self.splits.name, self.splits.sha256, self.vocab, fix=fix)
+        self.inputs.check_resume(checkpoint, fix)
         if checkpoint.labels != self.labels:
-            raise DataError(f"the labels of {self.splits.name} have changed; {fix}")
+            raise DataError(f"the labels of {self.inputs.name} have changed; {fix}")
 
     def sample(self, model: torch.nn.Module, *, length: int, seed: int) -> str:
         raise TypeError("a classifier generates no text (the config refuses train.sample_every)")
 
     def describe(self) -> str:
-        splits = self.splits
-        return (
-            f"{len(splits.train):,} training and {len(splits.val):,} validation examples of "
-            f"{len(self.labels)} labels from {splits.name}, vocabulary {self.vocab_size}"
-        )
+        return self.inputs.describe()

@@ -135,6 +135,10 @@ def _time_looping_rnn_kernels() -> Iterator[None]:
         yield
 
 
+SEQUENCES = ("ids", "values")
+"""The inputs that are sequences, with a time axis."""
+
+
 @dataclass(frozen=True)
 class Interface:
     """An exported graph's named inputs and outputs, and which input axes stay free."""
@@ -142,13 +146,14 @@ class Interface:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     free_axes: dict[str, tuple[int, ...]]
-    """Per input, its axes of free size: `ids`'s batch (0) and time (1), the others' batch."""
+    """Per input, its axes of free size: the sequences' (`ids` or `values`) batch (0) and time
+    (1), the others' batch."""
 
     def dynamic_shapes(self) -> tuple[dict[int, Any], ...]:
         batch, time = torch.export.Dim("batch"), torch.export.Dim("time")
         named = {0: batch, 1: time}
         return tuple(
-            {axis: named[axis] if name == "ids" else batch for axis in self.free_axes[name]}
+            {axis: named[axis] if name in SEQUENCES else batch for axis in self.free_axes[name]}
             for name in self.inputs
         )
 
@@ -160,6 +165,11 @@ LANGUAGE_MODEL = Interface(
 )
 CLASSIFIER = Interface(
     inputs=("ids", "lengths"), outputs=("logits",), free_axes={"ids": (0, 1), "lengths": (0,)}
+)
+VALUE_CLASSIFIER = Interface(
+    inputs=("values", "lengths"),
+    outputs=("logits",),
+    free_axes={"values": (0, 1), "lengths": (0,)},
 )
 
 
@@ -181,7 +191,7 @@ def interface_problem(proto: Any, interface: Interface = LANGUAGE_MODEL) -> str 
         dims = inputs[name].type.tensor_type.shape.dim
         fixed = [axis for axis in axes if not dims[axis].dim_param]
         if fixed:
-            what = "sequence length" if name == "ids" and 1 in fixed else "batch size"
+            what = "sequence length" if name in SEQUENCES and 1 in fixed else "batch size"
             return f"a fixed {what} (the file would accept that one {what} only)"
     return None
 

@@ -17,7 +17,13 @@ A classifier (`task: classify`) is exported as
     # ids (B, T) int64, each row right-padded (with any id, e.g. 0); lengths (B,) int64, each
     # row's real length; logits (B, classes): labels[i] (in the JSON beside the file) is class i.
 
-with ONNX inputs ids, lengths and output logits.
+with ONNX inputs ids, lengths and output logits. A classifier of sequences of numbers takes
+raw values in place of ids,
+
+    logits = model(values, lengths)
+    # values (B, T, F) float32, rows right-padded; standardised inside the graph, as in training
+
+with ONNX inputs values, lengths.
 
 `model.pt.json` (or `model.onnx.json`: each model file's own) beside the model holds the
 vocabulary (`chars`: id i is chars[i]; or
@@ -85,6 +91,15 @@ def _classifier(checkpoint: Checkpoint, format: str) -> tuple[bytes, dict[str, A
     }
     # Sizes of at least 2 for batch and time: torch.export would fix a size-1 dimension.
     example = (torch.zeros(2, 3, dtype=torch.long), torch.tensor([3, 2]))
+    if checkpoint.reads_values:
+        features = int(checkpoint.inputs["features"])
+        description["inputs"] = dict(checkpoint.inputs)
+        description["call"] = (
+            f"logits = model(values, lengths); values (B, T, {features}) float32, raw (the "
+            "graph standardises them), rows right-padded; lengths (B,) int64; logits "
+            "(B, classes), class i being labels[i]"
+        )
+        example = (torch.zeros(2, 3, features), torch.tensor([3, 2]))
     if format != "onnx":
         return torchscript_bytes(portable, example, description), description
     return _onnx_bytes(portable, example, description), description
@@ -111,13 +126,16 @@ def _onnx_bytes(
     from charnn.artifacts.export.onnx import (
         CLASSIFIER,
         LANGUAGE_MODEL,
+        VALUE_CLASSIFIER,
         TanhRNNForExport,
         onnx_bytes,
     )
 
     if CELLS[description["cell"]].onnx_translation_in_charnn:
         portable.replace_cores(TanhRNNForExport)
-    interface = CLASSIFIER if isinstance(portable, CharClassifier) else LANGUAGE_MODEL
+    interface = LANGUAGE_MODEL
+    if isinstance(portable, CharClassifier):
+        interface = CLASSIFIER if portable.features is None else VALUE_CLASSIFIER
     return onnx_bytes(portable, example, description, interface)
 
 
@@ -130,11 +148,11 @@ def _require_onnx() -> None:
 
 
 def _description(checkpoint: Checkpoint, format: str) -> dict[str, Any]:
-    config = checkpoint.config.model
+    config, vocab = checkpoint.config.model, checkpoint.vocab
     return {
         "format": f"charnn-{format}",
-        "vocab": checkpoint.vocab.to_dict(),
-        "tokenizer": checkpoint.vocab.tokenizer,
+        "vocab": vocab.to_dict() if vocab is not None else None,
+        "tokenizer": vocab.tokenizer if vocab is not None else None,
         "cell": config.cell,
         "num_layers": config.num_layers,
         "hidden_size": config.hidden_size,
