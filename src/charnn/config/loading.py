@@ -279,7 +279,7 @@ def load_config(
     config = config_from_dict(apply_overrides(tree, overrides))
     path = config.data.path
     if path is not None and not (path in NAMED_DATA and not Path(path).exists()):
-        absolute = str(Path(config.data.path).expanduser().absolute())
+        absolute = str(Path(path).expanduser().absolute())
         config = dataclasses.replace(config, data=dataclasses.replace(config.data, path=absolute))
     return config
 
