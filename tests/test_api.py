@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -69,6 +70,40 @@ def test_a_classifier_classifies_and_scores_files(trained_classifier: Path, tmp_
         model.generate("0101")
     with pytest.raises(CharnnError, match=r"unseen|never saw|'x'"):
         model.classify(["01x"])
+
+
+def test_a_classifier_of_sequences_takes_raw_arrays(
+    trained_sequence_classifier: Path, tmp_path: Path
+) -> None:
+    model = charnn.load_model(trained_sequence_classifier)
+    assert model.classifies and model.labels == ["ones", "zeros"]
+    bits = [[1, 1, 1, 0, 1], [0, 0, 0, 1, 0]]
+    padded = np.array(bits, dtype=np.uint8)  # (N, T): one number a step, as stored
+    as_array = model.classify(padded, top_k=2)
+    assert [ranked[0][0] for ranked in as_array] == ["ones", "zeros"]
+    # A list of (T, F) arrays of different lengths reads each at its own length.
+    ragged = [np.array(bits[0])[:, None], np.array([0, 1, 0])[:, None]]
+    (first, short) = model.classify(ragged)
+    assert first[0] == as_array[0][0] and short[0][0] == "zeros"
+    labelled = tmp_path / "more.npz"
+    np.savez(labelled, x=padded, y=np.array(["ones", "zeros"]))
+    result = model.score_file(labelled)
+    assert result.accuracy == 1.0 and result.examples == 2  # type: ignore[union-attr]
+    test = model.score_split("test")
+    assert test.examples == 60 and test.accuracy >= 0.9  # type: ignore[union-attr]
+    with pytest.raises(
+        CharnnError, match=r"the input has 3 number\(s\) per step; this model reads 1"
+    ):
+        model.classify(np.zeros((2, 4, 3)))
+    with pytest.raises(CharnnError, match="NaN or infinite"):
+        model.classify(np.array([[0.0, np.nan]]))
+    with pytest.raises(CharnnError, match="reads sequences of numbers"):
+        model.vocab  # noqa: B018
+
+
+def test_a_classifier_of_texts_refuses_an_array(trained_classifier: Path) -> None:
+    with pytest.raises(CharnnError, match="classifies texts; give a list of strings"):
+        charnn.load_model(trained_classifier).classify(np.zeros((2, 3)))
 
 
 def test_a_language_model_has_no_labels_to_predict(trained_run: Path) -> None:

@@ -407,6 +407,59 @@ def test_eval_of_a_classifier_prints_its_scores_and_confusion(trained_classifier
     assert record["accuracy"] >= 0.9
 
 
+# -- issue 29: sequences of numbers -----------------------------------------------------------
+
+
+def test_a_classifier_of_sequences_trains_and_shows_its_input(
+    bits_file: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "values"
+    result = invoke(
+        "train", "--data", str(bits_file.with_suffix(".npz")), "--out-dir", str(run),
+        "--device", "cpu", "--set", "task=classify", "--set", "model.hidden_size=16",
+        "--set", "model.num_layers=1", "--set", "train.max_steps=20",
+        "--set", "train.eval_every=10",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "15 steps of 1 uint8 values, standardised" in result.stderr
+    assert f"charnn predict {run} --file FILE.npz" in result.stderr
+    info = invoke("info", str(run))
+    assert "sequences of numbers: 15 steps x 1 features (uint8), standardised" in info.stdout
+    record = json.loads(invoke("info", str(run), "--json").stdout)
+    assert record["inputs"]["kind"] == "values" and record["vocab_size"] is None
+    runs = invoke("runs", str(tmp_path))
+    assert "values 15x1" in runs.stdout
+
+
+def test_predict_and_eval_read_sequences_from_npz(
+    trained_sequence_classifier: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    import charnn
+
+    run = str(trained_sequence_classifier)
+    rows = tmp_path / "rows.npz"
+    x = np.array([[1, 1, 0, 1, 1], [0, 0, 1, 0, 0], [1, 0, 1, 0, 0]], dtype=np.uint8)
+    lengths = np.array([5, 5, 3])
+    np.savez(rows, x=x, lengths=lengths)
+    result = invoke("predict", run, "--file", str(rows), "--top-k", "2", "--json")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [record["row"] for record in records] == [0, 1, 2]
+    expected = charnn.load_model(run).classify([x[0], x[1], x[2, :3]], top_k=2)
+    assert [[tuple(pair) for pair in record["labels"]] for record in records] == expected
+    assert [labels[0][0] for labels in expected] == ["ones", "zeros", "ones"]
+    assert "classified 3 sequence(s)" in result.stderr
+    labelled = tmp_path / "labelled.npz"
+    np.savez(labelled, x=x, lengths=lengths, y=np.array(["ones", "zeros", "ones"]))
+    for flag in ("--file", "--text-file"):  # the old name still works
+        scored = json.loads(invoke("eval", run, flag, str(labelled), "--json").stdout)
+        assert scored["examples"] == 3 and scored["accuracy"] == 1.0
+    test = invoke("eval", run, "--split", "test")
+    assert test.exit_code == 0 and "accuracy" in test.stdout and "examples    60" in test.stdout
+
+
 # -- issue 24: help and completion ------------------------------------------------------------
 
 

@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
 
+import charnn
 from charnn.artifacts.checkpoint import load_checkpoint
 from charnn.cli import app
 from charnn.config import config_from_dict
@@ -308,6 +310,63 @@ def test_an_exported_classifier_matches_the_original(
         with torch.inference_mode():
             expected = model(ids, torch.tensor([len(text)]))[0]
         torch.testing.assert_close(torch.tensor(logits), expected, atol=1e-5, rtol=1e-4)
+
+
+# A classifier of sequences of numbers, exported: raw uint8 values in (the graph standardises
+# them), a padded batch of different lengths, logits out; run without charnn.
+VALUES_RUNNER = """
+import json, sys
+import numpy as np
+kind, model_file, vocab_file, data_file = sys.argv[1:5]
+meta = json.load(open(vocab_file))
+data = np.load(data_file)
+values = data["x"][:, :, None].astype(np.float32)  # raw, as stored: (B, T, 1)
+lengths = data["lengths"]
+if kind == "torchscript":
+    import torch
+    model = torch.jit.load(model_file)
+    logits = model(torch.from_numpy(values), torch.from_numpy(lengths)).tolist()
+else:
+    import onnxruntime
+    session = onnxruntime.InferenceSession(model_file, providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {"values": values, "lengths": lengths})
+    logits = logits.tolist()
+assert "charnn" not in sys.modules
+print(json.dumps({"labels": meta["labels"], "inputs": meta["inputs"], "logits": logits}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("format", "cell"),
+    [("torchscript", "lstm"), pytest.param("onnx", "gru", marks=needs_onnx_torch)],
+)
+def test_an_exported_classifier_of_sequences_takes_raw_values(
+    format: str, cell: str, bits_file: Path, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    if format == "onnx":
+        pytest.importorskip("onnxscript")
+        pytest.importorskip("onnxruntime")
+    tree = tiny_classify_tree(
+        bits_file.with_suffix(".npz"), tmp_path / "run", max_steps=10, eval_every=10
+    )
+    tree["model"].update(cell=cell, bidirectional=True)  # type: ignore[union-attr]
+    train(config_from_dict(tree))
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "--format", format])
+    assert result.exit_code == 0, result.output
+    model_file, vocab_file = (Path(line) for line in result.stdout.split())
+    rows = tmp_path / "rows.npz"
+    x = np.array([[1, 1, 0, 1, 0], [0, 0, 0, 0, 0], [1, 0, 1, 1, 1]], dtype=np.uint8)
+    np.savez(rows, x=x, lengths=np.array([5, 2, 4]))
+    exported = in_fresh_interpreter(
+        VALUES_RUNNER, format, model_file, vocab_file, rows, env=subprocess_env
+    )
+    assert exported["inputs"]["features"] == 1 and exported["inputs"]["standardize"]
+    expected = charnn.load_model(tmp_path / "run").module(
+        torch.from_numpy(x[:, :, None]).float(), torch.tensor([5, 2, 4])
+    )
+    torch.testing.assert_close(
+        torch.tensor(exported["logits"]), expected.detach(), atol=1e-5, rtol=1e-4
+    )
 
 
 @needs_onnx_torch

@@ -74,3 +74,22 @@ def test_a_simple_rnn_classifier_matches_one_built_on_nn_rnn() -> None:
     standard.load_state_dict(ours.state_dict())
     ids, lengths = torch.tensor([[1, 2, 3, 0], [3, 3, 0, 0]]), torch.tensor([4, 2])
     torch.testing.assert_close(ours(ids, lengths), standard(ids, lengths), rtol=1e-5, atol=1e-6)
+
+
+def test_values_are_standardised_inside_the_model() -> None:
+    """Raw values into a model that holds the scaling equal scaled values into one that does
+    not: every consumer of a checkpoint can pass raw values."""
+    torch.manual_seed(0)
+    config = ModelConfig(cell="lstm", hidden_size=8, num_layers=1, embedding_dim=6)
+    scaled = CharClassifier(config, vocab_size=0, num_classes=3, features=2).eval()
+    raw = CharClassifier(config, vocab_size=0, num_classes=3, features=2).eval()
+    raw.load_state_dict(scaled.state_dict())
+    mean, scale = torch.tensor([100.0, -3.0]), torch.tensor([20.0, 0.5])
+    raw.embedding.standardize_by(mean, scale)  # type: ignore[operator]
+    assert set(raw.state_dict()) >= {"embedding.mean", "embedding.scale"}
+    values = torch.randn(4, 7, 2) * scale + mean  # (B, T, F)
+    lengths = torch.tensor([7, 3, 1, 5])
+    torch.testing.assert_close(
+        raw(values, lengths), scaled((values - mean) / scale, lengths), atol=1e-5, rtol=1e-5
+    )
+    assert raw.embedding.linear.in_features == 2  # type: ignore[union-attr]

@@ -52,16 +52,33 @@ def test_an_epoch_shows_every_example_once_in_batches_of_similar_length(
     )
 
 
+@pytest.mark.parametrize("suffix", [".tsv", ".npz"])
 def test_under_torchrun_each_rank_takes_its_rows_of_full_batches(
-    bits_file: Path, tmp_path: Path
+    suffix: str, bits_file: Path, tmp_path: Path
 ) -> None:
-    whole = task(bits_file, tmp_path)
-    ranks = [
-        task(bits_file, tmp_path, World(rank=rank, size=2, local_rank=rank)) for rank in (0, 1)
-    ]
+    data = bits_file.with_suffix(suffix)
+    whole = task(data, tmp_path)
+    ranks = [task(data, tmp_path, World(rank=rank, size=2, local_rank=rank)) for rank in (0, 1)]
     assert ranks[0].steps_per_epoch == len(whole.inputs.splits.train) // 16
     batches = [rank.batch(0) for rank in ranks]
     assert [len(batch.targets) for batch in batches] == [8, 8]
+    together = whole.batch(0)  # the ranks' rows are the one-process batch's, interleaved
+    assert torch.equal(together.targets[0::2], batches[0].targets)
+    assert torch.equal(together.targets[1::2], batches[1].targets)
+
+
+def test_sequences_batch_as_float_values_with_their_lengths(
+    bits_file: Path, tmp_path: Path
+) -> None:
+    values = task(bits_file.with_suffix(".npz"), tmp_path)
+    batch = values.batch(0)
+    assert batch.inputs.dtype == torch.float32 and batch.inputs.ndim == 3  # (B, T, 1)
+    assert batch.lengths is not None and batch.inputs.shape[1] == int(batch.lengths.max())
+    assert values.vocab_size == 0 and "sequences of 2 labels" in values.describe()
+    config = config_from_dict(tiny_classify_tree(bits_file, tmp_path / "run"))
+    model = values.build_model(config.model)
+    mean = model.embedding.mean  # type: ignore[union-attr]
+    assert 0.3 < float(mean[0]) < 0.7  # bits: about half ones, from the training split
 
 
 def test_balanced_class_weights_make_every_class_weigh_the_same() -> None:
