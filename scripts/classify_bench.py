@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from charnn.config import load_config
-from charnn.inference.classifier import classify_metrics
+from charnn.inference.scoring import classify_metrics
 from charnn.platform.device import seed_everything
 from charnn.training.classification import ClassificationTask
 from charnn.training.loop import train
