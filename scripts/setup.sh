@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Create .venv (if needed) and install charnn into it with its test tools.
-# torch is pinned and installed first: an unpinned torch would pull a multi-GB CUDA build,
-# while torch==2.13.0 resolves to a CPU wheel; pyproject's torch>=2.10 is then already met.
+# torch is pinned (with uv, in the same resolution; with pip, installed first): an unpinned
+# torch would pull a multi-GB CUDA build, while torch==2.13.0 resolves to a CPU wheel;
+# pyproject's torch>=2.10 is then already met.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 TORCH_SPEC=${CHARNN_TORCH_SPEC:-torch==2.13.0}
+UV_VERSION=0.13.9
 
 "$PYTHON" - <<'PY' || { echo "charnn needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
 import sys
@@ -16,9 +18,26 @@ PY
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-# --no-compile: Python compiles each module on its first import instead; compiling every file
-# of torch and the dev tools up front is a large part of the install's time on a fresh machine.
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
+# uv installs the same pinned requirements as pip, in a fraction of the time (it unpacks torch's
+# wheel in parallel): most of a fresh machine's setup was pip unpacking torch. uv reads neither
+# pip's config nor its certificates, so it is given pip's find-links (where a local torch wheel
+# may lie) and told to trust the system's certificates. Should uv be unavailable or fail, pip
+# installs the same things.
+if pip install uv=="$UV_VERSION" 2>/dev/null; then
+    links=()
+    for folder in $(pip config get global.find-links 2>/dev/null) ${PIP_FIND_LINKS:-}; do
+        [ -d "$folder" ] && links+=(--find-links "$folder")
+    done
+    if .venv/bin/python -m uv pip install -q --system-certs --python .venv/bin/python \
+        ${links[@]+"${links[@]}"} "$TORCH_SPEC" -e ".[dev]"; then
+        echo "charnn is installed in .venv ($(.venv/bin/charnn --version))"
+        exit 0
+    fi
+    echo "uv could not install the requirements; installing them with pip" >&2
+fi
+# --no-compile: Python compiles each module on its first import instead; compiling every file
+# of torch and the dev tools up front is a large part of pip's time on a fresh machine.
 pip install --no-compile "$TORCH_SPEC"
 pip install --no-compile -e ".[dev]"
 echo "charnn is installed in .venv ($(.venv/bin/charnn --version))"
