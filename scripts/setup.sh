@@ -19,25 +19,26 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
-# uv installs the same pinned requirements as pip, in a fraction of the time (it unpacks torch's
-# wheel in parallel): most of a fresh machine's setup was pip unpacking torch. uv reads neither
-# pip's config nor its certificates, so it is given pip's find-links (where a local torch wheel
-# may lie) and told to trust the system's certificates. Should uv be unavailable or fail, pip
-# installs the same things.
+# uv installs the same pinned requirements as pip in a fraction of the time: it unpacks torch's
+# wheel and compiles the bytecode of every module in parallel. The bytecode is compiled here, at
+# install time, because where PYTHONDONTWRITEBYTECODE is set (CI machines among them) Python
+# never writes it later: every process would then compile torch's modules again as it imports
+# them, about a second each. uv reads neither pip's config nor its certificates, so it is given
+# pip's find-links (where a local torch wheel may lie) and told to trust the system's
+# certificates. Should uv be unavailable or fail, pip installs the same things.
 if pip install uv=="$UV_VERSION" 2>/dev/null; then
     links=()
     for folder in $(pip config get global.find-links 2>/dev/null) ${PIP_FIND_LINKS:-}; do
         [ -d "$folder" ] && links+=(--find-links "$folder")
     done
-    if .venv/bin/python -m uv pip install -q --system-certs --python .venv/bin/python \
+    if .venv/bin/python -m uv pip install -q --system-certs --compile-bytecode \
+        --python .venv/bin/python \
         ${links[@]+"${links[@]}"} "$TORCH_SPEC" -e ".[dev]"; then
         echo "charnn is installed in .venv ($(.venv/bin/charnn --version))"
         exit 0
     fi
     echo "uv could not install the requirements; installing them with pip" >&2
 fi
-# --no-compile: Python compiles each module on its first import instead; compiling every file
-# of torch and the dev tools up front is a large part of pip's time on a fresh machine.
-pip install --no-compile "$TORCH_SPEC"
-pip install --no-compile -e ".[dev]"
+pip install "$TORCH_SPEC"
+pip install -e ".[dev]"
 echo "charnn is installed in .venv ($(.venv/bin/charnn --version))"

@@ -151,10 +151,11 @@ class Model:
             unknown_chars=unknown_chars,
             replace_with=replace_with,
         )
+        module = self._language_model()
         prime = self.vocab.fit(
             prime, policy=unknown_chars, replacement=replace_with, what="the prime text"
         )
-        return prime, generate(self._language_model(), self.vocab, options, prime=prime)
+        return prime, generate(module, self.vocab, options, prime=prime)
 
     def generate(
         self,

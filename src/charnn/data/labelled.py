@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -301,10 +300,6 @@ def examples_sha256(examples: Iterable[Example]) -> str:
         digest.update(json.dumps([example.label, example.text]).encode("utf-8"))
         digest.update(b"\n")
     return digest.hexdigest()
-
-
-def label_counts(examples: Iterable[Example]) -> Counter[str]:
-    return Counter(example.label for example in examples)
 
 
 def read_prediction_lines(source: str, stdin: TextIO) -> list[str]:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from charnn.artifacts.checkpoint import Checkpoint
 from charnn.config import ModelConfig, RunConfig
-from charnn.data.sequences import names_sequences
+from charnn.data.sequences import names_sequences, sequence_file
 from charnn.errors import DataError, key
 from charnn.model.cells import Hidden
 from charnn.model.classifier import CharClassifier
@@ -71,7 +71,12 @@ class ClassificationTask:
             raise DataError(
                 f"task: classify reads characters; drop {key('data.tokenizer', data.tokenizer)}"
             )
-        self.inputs = SequenceInputs(config) if names_sequences(data.path) else TextInputs(config)
+        if names_sequences(data.path):
+            # Rank 0 downloads a named source (mnist) first; the others then find it cached.
+            world.on_main(lambda: sequence_file(str(data.path)))
+            self.inputs: TextInputs | SequenceInputs = SequenceInputs(config)
+        else:
+            self.inputs = TextInputs(config)
         self.labels = self.inputs.labels
         self.vocab_size = self.inputs.vocab_size
         index = {label: i for i, label in enumerate(self.labels)}
