@@ -12,6 +12,7 @@ import torch
 from charnn.artifacts.checkpoint import (
     CHECKSUM_KEY,
     FORMAT_VERSION,
+    TEXT_FORMAT_VERSION,
     Checkpoint,
     checkpoint_path,
     load_checkpoint,
@@ -77,7 +78,26 @@ def test_the_file_is_plain_data(tmp_path: Path) -> None:
     path = tmp_path / "c.pt"
     save_checkpoint(path, make_checkpoint())
     raw = torch.load(path, weights_only=True)  # would raise on any non-plain object
-    assert raw["format"] == "charnn-checkpoint" and raw["format_version"] == FORMAT_VERSION
+    assert raw["format"] == "charnn-checkpoint" and raw["format_version"] == TEXT_FORMAT_VERSION
+
+
+def test_a_classifier_of_sequences_is_format_3_with_its_inputs(
+    trained_sequence_classifier: Path,
+) -> None:
+    raw = torch.load(trained_sequence_classifier / "last.pt", weights_only=True)
+    assert raw["format_version"] == FORMAT_VERSION == 3 and raw["vocab"] is None
+    assert raw["inputs"] == {
+        "kind": "values",
+        "features": 1,
+        "steps": 15,
+        "dtype": "uint8",
+        "standardize": True,
+    }
+    assert {"embedding.mean", "embedding.scale"} <= set(raw["model"])
+    checkpoint = load_checkpoint(trained_sequence_classifier / "last.pt")
+    assert checkpoint.reads_values and checkpoint.vocab is None
+    with pytest.raises(CheckpointError, match="reads sequences of numbers"):
+        checkpoint.chars  # noqa: B018
 
 
 def test_saving_leaves_no_temporary_files(tmp_path: Path) -> None:

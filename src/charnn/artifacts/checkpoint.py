@@ -6,7 +6,9 @@ the resolved config, the vocabulary, the model and optimizer state, the step, th
 hidden state and the random generators' state, plus a sha256 of all of that (format 2 on), so
 a file that was damaged after it was written is refused instead of silently used.
 
-Format history: 1 had no checksum (still read); 2 added `checksum`.
+Format history: 1 had no checksum (still read); 2 added `checksum`; 3 added `inputs` and a
+null `vocab` for classifiers of sequences of numbers, and is written for those only, so that a
+charnn that cannot use such a file says to upgrade rather than calling it damaged.
 """
 
 from __future__ import annotations
@@ -32,7 +34,11 @@ from charnn.platform.digest import content_sha256
 from charnn.version import __version__
 
 FORMAT_NAME = "charnn-checkpoint"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+"""The newest format this charnn reads."""
+TEXT_FORMAT_VERSION = 2
+"""What a checkpoint of a model that reads characters is written as (any charnn since 2 reads
+it)."""
 CHECKSUM_KEY = "checksum"
 BEST_NAME = "best.pt"
 ModelType = TypeVar("ModelType", CharRNN, CharClassifier)
@@ -86,7 +92,7 @@ class Checkpoint:
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if self.inputs else TEXT_FORMAT_VERSION,
             "versions": self.versions or {"charnn": __version__, "torch": str(torch.__version__)},
             "config": config_to_dict(self.config),
             "vocab": self.vocab.to_dict() if self.vocab is not None else None,

@@ -103,12 +103,17 @@ def names_sequences(path: str | None) -> bool:
     """Whether `data.path` gives sequences of numbers (an .npz file or a named source)."""
     if path is None:
         return False
-    return path.endswith(NPZ_SUFFIX) or (path in REMOTE_ARRAYS and not Path(path).exists())
+    return path.endswith(NPZ_SUFFIX) or names_a_download(path)
+
+
+def names_a_download(path: str | None) -> bool:
+    """Whether `data.path` is a named source (`mnist`) rather than a file of that name."""
+    return path in REMOTE_ARRAYS and not Path(path).exists()
 
 
 def sequence_file(path: str) -> Path:
     """The .npz file `path` names, downloading a named source on first use."""
-    if path in REMOTE_ARRAYS and not Path(path).exists():
+    if names_a_download(path):
         return fetch_remote(REMOTE_ARRAYS[path], path)
     return Path(path)
 

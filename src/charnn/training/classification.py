@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from charnn.artifacts.checkpoint import Checkpoint
 from charnn.config import ModelConfig, RunConfig
-from charnn.data.sequences import names_sequences, sequence_file
+from charnn.data.sequences import names_a_download, names_sequences, sequence_file
 from charnn.errors import DataError, key
 from charnn.model.cells import Hidden
 from charnn.model.classifier import CharClassifier
@@ -72,8 +72,9 @@ class ClassificationTask:
                 f"task: classify reads characters; drop {key('data.tokenizer', data.tokenizer)}"
             )
         if names_sequences(data.path):
-            # Rank 0 downloads a named source (mnist) first; the others then find it cached.
-            world.on_main(lambda: sequence_file(str(data.path)))
+            if names_a_download(data.path):
+                # Rank 0 downloads a named source (mnist) first; the others then find it cached.
+                world.on_main(lambda: sequence_file(str(data.path)))
             self.inputs: TextInputs | SequenceInputs = SequenceInputs(config)
         else:
             self.inputs = TextInputs(config)
