@@ -407,6 +407,52 @@ def test_eval_of_a_classifier_prints_its_scores_and_confusion(trained_classifier
     assert record["accuracy"] >= 0.9
 
 
+# -- issue 30: the n-gram baseline ------------------------------------------------------------
+
+
+def test_eval_scores_the_ngram_baseline_beside_the_network(trained_classifier: Path) -> None:
+    record = json.loads(invoke("eval", str(trained_classifier), "--split", "test", "--json").stdout)
+    assert set(record["baseline"]) == {"accuracy", "macro_f1"}
+    assert record["network"] is None and record["mix_weight"] is None  # no mix: the network
+    assert record["selected_by"] == "val accuracy on the val split"
+    table = invoke("eval", str(trained_classifier))
+    assert "chosen by its val accuracy on the val split" in table.stdout
+    assert "flatter it; --split test or --file give held-out ones" in table.stdout
+    assert (
+        "baseline    accuracy" in table.stdout and "character 1-3-gram naive Bayes" in table.stdout
+    )
+    info = invoke("info", str(trained_classifier)).stdout
+    assert "n-gram baseline    val accuracy" in info
+    assert "n-gram acc" in invoke("runs", str(trained_classifier.parent)).stdout
+
+
+def test_ngram_mix_combines_the_baseline_everywhere(bits_file: Path, tmp_path: Path) -> None:
+    import charnn
+
+    words = tmp_path / "words.tsv"
+    rows = [f"de\t{w}" for w in ("hund katze maus vogel fisch baum haus " * 6).split()]
+    rows += [f"en\t{w}" for w in ("dog cat mouse bird fish tree house " * 6).split()]
+    words.write_text("\n".join(rows) + "\n")
+    run = tmp_path / "mixed"
+    result = invoke(
+        "train", "--data", str(words), "--out-dir", str(run), "--device", "cpu",
+        "--set", "task=classify", "--set", "model.hidden_size=16", "--set", "model.num_layers=1",
+        "--set", "train.max_steps=20", "--set", "train.eval_every=10",
+        "--set", "model.ngram_mix=true", "--set", "data.val_fraction=0.3",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (
+        "n-gram baseline accuracy" in result.stderr and "the n-gram baseline's is" in result.stderr
+    )
+    model = charnn.load_model(run)
+    weight = model.checkpoint.mix_weight
+    assert weight is not None
+    record = json.loads(invoke("eval", str(run), "--json").stdout)
+    assert record["mix_weight"] == weight and record["network"] is not None
+    predicted = json.loads(invoke("predict", str(run), "hunde", "--json").stdout)
+    assert [tuple(pair) for pair in predicted["labels"]] == model.classify(["hunde"])[0]
+
+
 # -- issue 29: sequences of numbers -----------------------------------------------------------
 
 

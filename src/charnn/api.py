@@ -111,6 +111,8 @@ class Model:
             top_k=top_k,
             unknown_chars=unknown_chars,
             replace_with=replace_with,
+            baseline=self.checkpoint.ngram_baseline(),
+            mix_weight=self.checkpoint.mix_weight,
         )
 
     @property

@@ -29,6 +29,7 @@ from charnn.data.vocab import CharVocab
 from charnn.errors import CharnnError, CheckpointError, DataError, key
 from charnn.model.classifier import CharClassifier
 from charnn.model.network import CharRNN
+from charnn.model.ngrams import NgramNaiveBayes
 from charnn.platform.atomic import atomic_write
 from charnn.platform.digest import content_sha256
 from charnn.version import __version__
@@ -84,6 +85,10 @@ class Checkpoint:
     """Where a resumed run with new limits picked the learning-rate decay up (empty: never)."""
     device: str = "cpu"
     """The device it was trained on."""
+    baseline: dict[str, Any] = field(default_factory=dict)
+    """A classifier of texts: its n-gram naive Bayes baseline, fitted on the same training
+    split (charnn.model.ngrams), with `weight`, its weight in the labels when model.ngram_mix
+    is on (else None). Empty for other runs."""
     inputs: dict[str, Any] = field(default_factory=dict)
     """A classifier of sequences of numbers: `features` (F), `steps` (T of the training
     data), `dtype` (as stored) and `standardize`. Empty for one that reads characters."""
@@ -114,6 +119,7 @@ class Checkpoint:
             "schedule_restart": self.schedule_restart,
             "device": self.device,
             "inputs": self.inputs,
+            "baseline": self.baseline,
         }
 
     def check_corpus(self, name: str, sha256: str, vocab: CharVocab | None, *, fix: str) -> None:
@@ -132,6 +138,16 @@ class Checkpoint:
     def reads_values(self) -> bool:
         """A classifier of sequences of numbers (an .npz run), not of texts."""
         return bool(self.inputs)
+
+    def ngram_baseline(self) -> NgramNaiveBayes | None:
+        """The run's n-gram baseline (None: it has none)."""
+        return NgramNaiveBayes.from_dict(self.baseline) if self.baseline else None
+
+    @property
+    def mix_weight(self) -> float | None:
+        """The baseline's weight in the labels (model.ngram_mix), or None: the network alone."""
+        weight = self.baseline.get("weight")
+        return None if weight is None else float(weight)
 
     @property
     def chars(self) -> CharVocab:
@@ -310,6 +326,7 @@ def load_checkpoint(path: Path, *, map_location: torch.device | str = "cpu") -> 
             schedule_restart={k: float(v) for k, v in (data.get("schedule_restart") or {}).items()},
             device=str(data.get("device", "cpu")),
             inputs=dict(data.get("inputs") or {}),
+            baseline=dict(data.get("baseline") or {}),
             versions=dict(data.get("versions") or {}),
         )
     except (KeyError, TypeError, ValueError) as error:

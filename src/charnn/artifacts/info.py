@@ -51,6 +51,8 @@ def run_info(run: Path) -> dict[str, Any]:
         "steps": checkpoint.step,
         "best_val_loss": checkpoint.best_val_loss,
         "best_val_accuracy": checkpoint.best_score if checkpoint.classifies else None,
+        "baseline_val": checkpoint.baseline.get("val"),
+        "mix_weight": checkpoint.mix_weight,
         "last_val_loss": checkpoint.val_loss,
         "wall_time_s": checkpoint.elapsed_s,
         "skipped_steps": checkpoint.skipped_steps,
@@ -89,9 +91,20 @@ def format_info(info: dict[str, Any]) -> str:
             f", ... ({len(labels)} in all)" if len(labels) > 10 else ""
         )
         accuracy = info["best_val_accuracy"]
+        best = "not evaluated" if accuracy is None else f"{accuracy:.4f}"
+        if info.get("mix_weight") is not None:
+            best += " (the network and the n-gram baseline combined: model.ngram_mix)"
+        rows += [("labels", shown), ("best val accuracy", best)]
+        baseline = info.get("baseline_val")
+        if baseline:
+            rows.append(
+                (
+                    "n-gram baseline",
+                    f"val accuracy {baseline['accuracy']:.4f}, macro-F1 "
+                    f"{baseline['macro_f1']:.4f} (character 1-3-gram naive Bayes)",
+                )
+            )
         rows += [
-            ("labels", shown),
-            ("best val accuracy", "not evaluated" if accuracy is None else f"{accuracy:.4f}"),
             ("best val loss", _loss(info["best_val_loss"], per="")),
             ("last val loss", _loss(info["last_val_loss"], per="")),
         ]

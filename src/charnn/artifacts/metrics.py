@@ -19,12 +19,17 @@ METRIC_KEYS = (
     "examples_per_s",
     "val_accuracy",
     "val_macro_f1",
+    "baseline_val_accuracy",
+    "baseline_val_macro_f1",
+    "mix_weight",
     "elapsed_s",
     "skipped_steps",
 )
 """`skipped_steps`: steps skipped so far in the run because their loss or gradient norm was not
 finite (their optimizer update was not applied). `examples_per_s`, `val_accuracy` and
-`val_macro_f1` are for `task: classify` (null for `task: lm`, as `chars_per_s` is there)."""
+`val_macro_f1` are for `task: classify` (null for `task: lm`, as `chars_per_s` is there);
+`baseline_val_*` for a classifier of texts (its n-gram baseline on the same validation
+examples), and `mix_weight` for one with model.ngram_mix (the baseline's weight chosen)."""
 
 
 def bits_per_char(loss_nats: float) -> float:

@@ -53,6 +53,7 @@ def _describe(run: Path) -> dict[str, Any]:
         steps=checkpoint.step,
         best_val_loss=checkpoint.best_val_loss,
         best_val_accuracy=checkpoint.best_score if checkpoint.classifies else None,
+        baseline_val_accuracy=(checkpoint.baseline.get("val") or {}).get("accuracy"),
         wall_time_s=checkpoint.elapsed_s,
         stopped_by=status.get("stopped_by"),
     )
@@ -61,13 +62,19 @@ def _describe(run: Path) -> dict[str, Any]:
 
 def format_runs(rows: list[dict[str, Any]]) -> str:
     """The rows as an aligned table."""
-    header = ("run", "task", "input", "model", "steps", "best val loss", "val acc", "time", "state")
+    header = (
+        "run", "task", "input", "model", "steps", "best val loss", "val acc", "n-gram acc",
+        "time", "state",
+    )  # fmt: skip
     table = [header]
     for row in rows:
         if "error" in row:
-            table.append((row["name"], "?", "", row["error"][:60], "", "", "", "", row["state"]))
+            table.append(
+                (row["name"], "?", "", row["error"][:60], "", "", "", "", "", row["state"])
+            )
             continue
         loss, accuracy = row["best_val_loss"], row["best_val_accuracy"]
+        baseline = row["baseline_val_accuracy"]
         state = row["state"] + (f" ({row['stopped_by']})" if row.get("stopped_by") else "")
         table.append(
             (
@@ -78,6 +85,7 @@ def format_runs(rows: list[dict[str, Any]]) -> str:
                 f"{row['steps']:,}",
                 "-" if loss is None else f"{loss:.4f}",
                 "-" if accuracy is None else f"{accuracy:.4f}",
+                "-" if baseline is None else f"{baseline:.4f}",
                 _duration(row["wall_time_s"]),
                 state,
             )

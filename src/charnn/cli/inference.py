@@ -205,16 +205,26 @@ def eval_(
         path, checkpoint = model.path, model.checkpoint
         scored = str(file) if file is not None else f"{split} split"
         if isinstance(result, ClassifyResult):
+            # best.pt is the evaluation with the best val accuracy: on that split its figures
+            # are chosen, not measured.
+            selected_by = "val accuracy on the val split" if path.name == "best.pt" else None
             if as_json:
                 record = {
                     **result.to_dict(),
                     "text": scored,
                     "checkpoint": str(path),
                     "step": checkpoint.step,
+                    "selected_by": selected_by,
                 }
                 typer.echo(json.dumps(record))
             else:
-                typer.echo(f"{scored} scored by {path} (step {checkpoint.step})")
+                chosen = f"; chosen by its {selected_by}" if selected_by else ""
+                typer.echo(f"{scored} scored by {path} (step {checkpoint.step}{chosen})")
+                if selected_by and file is None and split == "val":
+                    typer.echo(
+                        "  (figures on the split that chose the checkpoint flatter it; "
+                        "--split test or --file give held-out ones)"
+                    )
                 typer.echo(classify_table(result))
             return
         if window is not None:

@@ -43,6 +43,19 @@ def classify_table(result: ClassifyResult) -> str:
         f"  examples    {result.examples:,}",
         f"  speed       {result.examples_per_s:,.0f} examples/s ({result.seconds:.2f}s)",
     ]
+    if result.network is not None:
+        lines.append(
+            f"  network     accuracy {result.network['accuracy']:.4f}, macro-F1 "
+            f"{result.network['macro_f1']:.4f} alone (the figures above add the n-gram "
+            f"baseline at weight {result.mix_weight:g})"
+        )
+    if result.baseline is not None:
+        verdict = "beats" if result.accuracy > result.baseline["accuracy"] else "does not beat"
+        lines.append(
+            f"  baseline    accuracy {result.baseline['accuracy']:.4f}, macro-F1 "
+            f"{result.baseline['macro_f1']:.4f}: character 1-3-gram naive Bayes on the same "
+            f"examples; the model {verdict} it"
+        )
     for label, count in result.unseen_labels.items():
         lines.append(f"  unseen label {label!r}: {count} example(s), scored as wrong")
     width = max(5, *(len(label) for label in result.labels))

@@ -98,6 +98,10 @@ def train(
                 if score is not None
                 else f"best val loss {best}"
             )
+            baseline = summary.baseline_score
+            if score is not None and baseline is not None:
+                verdict = "beats it" if score > baseline else "does not beat it"
+                best += f"; the n-gram baseline's is {baseline:.4f}: the model {verdict}"
             after = f"charnn predict {summary.run_dir} " + (
                 "--file FILE.npz" if names_sequences(run_config.data.path) else "TEXT"
             )

@@ -26,6 +26,7 @@ CLASSIFY_ONLY_KEYS = (
     "data.max_length",
     "data.standardize",
     "model.pooling",
+    "model.ngram_mix",
     "train.class_weights",
 )
 """Keys a language model has no use for: set to anything but their default, they are refused."""
@@ -144,6 +145,11 @@ class ModelConfig:
     """`task: classify`: how the outputs over a sequence become one vector: `last` (the state
     after the last character; with `bidirectional`, the backward direction's after the
     first), `mean` or `max` over the positions."""
+    ngram_mix: bool = False
+    """`task: classify` on texts: label with the network's log-probabilities plus w times those
+    of the character n-gram naive Bayes baseline fitted on the same training split, w chosen at
+    each evaluation on the validation split (0 when the baseline does not help there).
+    Predictions, scores and best.pt all follow the combination; exports hold the network only."""
     bidirectional: bool = False
     """`task: classify`: also read each sequence backwards and join both directions' outputs.
     Refused for `task: lm`, where the backward direction would read the characters it is

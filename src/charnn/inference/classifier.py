@@ -9,6 +9,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from charnn.artifacts.checkpoint import Checkpoint
 from charnn.data.labelled import Example, prepare_examples, read_examples, truncated
 from charnn.data.vocab import CharVocab
@@ -21,6 +23,7 @@ from charnn.inference.scoring import (
     ClassifyResult,
     changed_data,
     check_top_k,
+    mixed,
     score_encoded,
     top_labels,
 )
@@ -30,6 +33,7 @@ from charnn.inference.sequences import (
     score_sequences,
 )
 from charnn.model.classifier import CharClassifier
+from charnn.model.ngrams import NgramNaiveBayes
 
 
 def score_examples(
@@ -42,8 +46,11 @@ def score_examples(
     replace_with: str = " ",
     what: str = "the examples",
     progress: bool = False,
+    baseline: np.ndarray | None = None,
+    mix_weight: float | None = None,
 ) -> ClassifyResult:
-    """`score_encoded` of labelled texts."""
+    """`score_encoded` of labelled texts (`baseline`: the n-gram baseline's log posteriors of
+    the same texts, scored beside the network and, with `mix_weight`, combined with it)."""
     started = time.perf_counter()
     encoded = encode_texts(
         vocab,
@@ -54,7 +61,15 @@ def score_examples(
     )
     truth = [example.label for example in examples]
     return score_encoded(
-        model, encoded, labels, truth, what=what, progress=progress, started=started
+        model,
+        encoded,
+        labels,
+        truth,
+        what=what,
+        progress=progress,
+        started=started,
+        baseline=baseline,
+        mix_weight=mix_weight,
     )
 
 
@@ -83,6 +98,7 @@ def score_checkpoint(
         what = f"labelled file {file}" if file is not None else f"the {options.split} split"
         return score_sequences(model, checkpoint.labels, sequences, what=what, progress=progress)
     labels, vocab = checkpoint.labels, checkpoint.chars
+    baseline = checkpoint.ngram_baseline()
     if file is not None:
         examples = read_examples(
             file,
@@ -91,19 +107,29 @@ def score_checkpoint(
             decoding_fix=EVAL_DECODING_FIX,
             what="labelled file",
         )
-        return score_examples(
-            model,
-            vocab,
-            labels,
-            # The model was trained on texts cut to data.max_length.
-            truncated(examples, checkpoint.config.data.max_length),
-            unknown_chars=options.unknown_chars,
-            replace_with=options.replace_with,
-            what=f"labelled file {file}",
-            progress=progress,
-        )
-    examples = held_out_examples(checkpoint, options.split)
-    return score_examples(model, vocab, labels, examples, progress=progress)
+        # The model was trained on texts cut to data.max_length.
+        examples = truncated(examples, checkpoint.config.data.max_length)
+        policy = {"unknown_chars": options.unknown_chars, "replace_with": options.replace_with}
+        what = f"labelled file {file}"
+    else:
+        examples = held_out_examples(checkpoint, options.split)
+        # The run's own splits drop unseen characters, as its evaluations did.
+        policy, what = {}, f"the {options.split} split"
+    return score_examples(
+        model,
+        vocab,
+        labels,
+        examples,
+        **policy,
+        what=what,
+        progress=progress,
+        baseline=(
+            None
+            if baseline is None
+            else baseline.log_posteriors([example.text for example in examples])
+        ),
+        mix_weight=checkpoint.mix_weight,
+    )
 
 
 def held_out_examples(checkpoint: Checkpoint, split: str) -> list[Example]:
@@ -130,10 +156,16 @@ def predict(
     top_k: int = 1,
     unknown_chars: str = "error",
     replace_with: str = " ",
+    baseline: NgramNaiveBayes | None = None,
+    mix_weight: float | None = None,
 ) -> list[list[tuple[str, float]]]:
-    """Per text, its `top_k` likeliest labels with probabilities, likeliest first."""
+    """Per text, its `top_k` likeliest labels with probabilities, likeliest first (with
+    `mix_weight`, of the network combined with the n-gram `baseline`)."""
     check_top_k(top_k)
     encoded = encode_texts(
         vocab, texts, unknown_chars=unknown_chars, replace_with=replace_with, what="the input"
     )
-    return top_labels(classify_logits(model, encoded), labels, top_k)
+    logits = classify_logits(model, encoded)
+    if baseline is not None and mix_weight is not None:
+        logits = mixed(logits, baseline.log_posteriors(texts), mix_weight)
+    return top_labels(logits, labels, top_k)

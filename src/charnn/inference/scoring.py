@@ -57,6 +57,14 @@ class ClassifyResult:
     seconds: float = 0.0
     unseen_labels: dict[str, int] = field(default_factory=dict)
     """Labels of the examples that the model never saw, with how many examples each."""
+    baseline: dict[str, float] | None = None
+    """The run's n-gram baseline on the same examples: `accuracy` and `macro_f1` (None: the run
+    has none, as for sequences of numbers)."""
+    network: dict[str, float] | None = None
+    """With `model.ngram_mix`, the network alone: `accuracy` and `macro_f1`; the result's own
+    figures are the combination's."""
+    mix_weight: float | None = None
+    """The baseline's weight in the combination (None: the network alone)."""
 
     @property
     def examples_per_s(self) -> float:
@@ -74,6 +82,9 @@ class ClassifyResult:
             "unseen_labels": self.unseen_labels,
             "seconds": self.seconds,
             "examples_per_s": self.examples_per_s,
+            "baseline": self.baseline,
+            "network": self.network,
+            "mix_weight": self.mix_weight,
         }
 
 
@@ -107,6 +118,34 @@ def classify_metrics(
     return accuracy, float(f1.mean()), per_class, confusion.tolist()
 
 
+MIX_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
+"""The baseline weights `model.ngram_mix` chooses from."""
+
+
+def mixed(logits: torch.Tensor, baseline: np.ndarray | None, weight: float | None) -> torch.Tensor:
+    """The network's log-probabilities plus `weight` times the baseline's (N, C) log
+    posteriors, as log-probabilities again; the network's logits alone without a weight."""
+    if baseline is None or weight is None:
+        return logits
+    combined = logits.float().log_softmax(1) + weight * torch.from_numpy(baseline).float()
+    return combined.log_softmax(1)
+
+
+def choose_weight(logits: torch.Tensor, baseline: np.ndarray, truth: Sequence[int]) -> float:
+    """The weight of MIX_WEIGHTS whose combination labels these examples best (ties: the
+    lower loss, then the smaller weight)."""
+    targets = torch.tensor(list(truth), dtype=torch.long)
+    known = targets >= 0
+
+    def quality(weight: float) -> tuple[float, float]:
+        combined = mixed(logits, baseline, weight)
+        accuracy = float((combined.argmax(1) == targets).float().mean())
+        loss = float(F.cross_entropy(combined[known], targets[known])) if known.any() else 0.0
+        return accuracy, -loss
+
+    return max(MIX_WEIGHTS, key=quality)
+
+
 def score_encoded(
     model: CharClassifier,
     encoded: Encoded,
@@ -116,11 +155,16 @@ def score_encoded(
     what: str = "the examples",
     progress: bool = False,
     started: float | None = None,
+    baseline: np.ndarray | None = None,
+    mix_weight: float | None = None,
 ) -> ClassifyResult:
     """Loss, accuracy, macro-F1, per-class scores and confusion of `model` on the encoded rows,
-    whose labels are `truth`; `started`: when the work began (perf_counter), for the rate."""
+    whose labels are `truth`; `started`: when the work began (perf_counter), for the rate.
+    `baseline`: the n-gram baseline's (N, C) log posteriors of the same rows, scored beside the
+    model, and with `mix_weight` combined with it (see `mixed`)."""
     started = time.perf_counter() if started is None else started
-    logits = classify_logits(model, encoded, progress=progress)
+    network = classify_logits(model, encoded, progress=progress)
+    logits = mixed(network, baseline, mix_weight)
     index = {label: i for i, label in enumerate(labels)}
     targets = torch.tensor([index.get(label, -1) for label in truth], dtype=torch.long)
     known = targets >= 0
@@ -149,7 +193,19 @@ def score_encoded(
         confusion=confusion,
         seconds=time.perf_counter() - started,
         unseen_labels=unseen,
+        baseline=None if baseline is None else _summary(baseline.argmax(1), targets, labels),
+        network=(
+            None
+            if baseline is None or mix_weight is None
+            else _summary(network.argmax(1).numpy(), targets, labels)
+        ),
+        mix_weight=mix_weight if baseline is not None else None,
     )
+
+
+def _summary(predicted: np.ndarray, targets: torch.Tensor, labels: Sequence[str]) -> dict:
+    accuracy, macro_f1, _, _ = classify_metrics(predicted.tolist(), targets.tolist(), labels)
+    return {"accuracy": accuracy, "macro_f1": macro_f1}
 
 
 NO_TEST_SPLIT = (

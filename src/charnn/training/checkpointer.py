@@ -5,6 +5,7 @@ writes, and gives each rank back its share on resume."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,10 @@ class Checkpointer:
         config: RunConfig,
         world: World,
         device: torch.device,
-        task_fields: dict[str, Any],
+        task_fields: Callable[[], dict[str, Any]],
     ) -> None:
+        """`task_fields`: what the task adds to each checkpoint, asked at each save (a
+        classifier's baseline weight changes with each evaluation)."""
         self.run_dir, self._config, self._world, self._device = run_dir, config, world, device
         self._task_fields = task_fields
         self.last_saved_step: int | None = None
@@ -71,7 +74,7 @@ class Checkpointer:
             rng=rank_rngs[0] if rank_rngs else rng_state(self._device),
             rank_rngs=rank_rngs,
             device=str(self._device),
-            **self._task_fields,
+            **self._task_fields(),
         )
         world.on_main(lambda: save_checkpoint(self.run_dir / name, checkpoint))
         if name == LAST_NAME:

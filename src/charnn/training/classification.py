@@ -107,6 +107,8 @@ class ClassificationTask:
             weights = balanced_weights([counts[label] for label in self.labels]).to(device)
         self.objective: Objective = WholeText(weights)
         self._epoch_plan: tuple[int, list[np.ndarray]] | None = None
+        self.baseline_score: float | None = None
+        """The n-gram baseline's validation accuracy (None: no baseline, or not evaluated)."""
 
     def build_model(self, config: ModelConfig) -> CharClassifier:
         return self.inputs.build_model(config)
@@ -155,11 +157,15 @@ class ClassificationTask:
         if not isinstance(model, CharClassifier):
             raise TypeError(f"the classification task scores a CharClassifier, not {type(model)}")
         result = self.inputs.score_val(model)
+        metrics = {"val_accuracy": result.accuracy, "val_macro_f1": result.macro_f1}
+        if result.baseline is not None:
+            self.baseline_score = result.baseline["accuracy"]
+            metrics["baseline_val_accuracy"] = result.baseline["accuracy"]
+            metrics["baseline_val_macro_f1"] = result.baseline["macro_f1"]
+        if result.mix_weight is not None:
+            metrics["mix_weight"] = result.mix_weight
         return Evaluation(
-            loss=result.loss,
-            seconds=result.seconds,
-            score=result.accuracy,
-            metrics={"val_accuracy": result.accuracy, "val_macro_f1": result.macro_f1},
+            loss=result.loss, seconds=result.seconds, score=result.accuracy, metrics=metrics
         )
 
     def checkpoint_fields(self) -> dict[str, Any]:

@@ -18,15 +18,18 @@ from charnn.config import ModelConfig, RunConfig
 from charnn.data.labelled import prepare_examples
 from charnn.data.sequences import prepare_sequences, standardization
 from charnn.data.vocab import CharVocab
-from charnn.inference.batches import EncodedTexts, EncodedValues, encode_texts
+from charnn.inference.batches import EncodedTexts, EncodedValues, classify_logits, encode_texts
 from charnn.inference.classifier import score_examples
-from charnn.inference.scoring import ClassifyResult
+from charnn.inference.scoring import ClassifyResult, choose_weight
 from charnn.inference.sequences import score_sequences
 from charnn.model.classifier import CharClassifier, ValueEmbedding
+from charnn.model.ngrams import NgramNaiveBayes
 
 
 class TextInputs:
-    """Labelled texts (.tsv, .jsonl, label files or folders), read as characters."""
+    """Labelled texts (.tsv, .jsonl, label files or folders), read as characters, and the n-gram
+    naive Bayes baseline fitted on the same training split (its smoothing chosen on the
+    validation split), scored beside the network at every evaluation."""
 
     def __init__(self, config: RunConfig) -> None:
         splits = prepare_examples(config.data, seed=config.train.seed)
@@ -37,20 +40,52 @@ class TextInputs:
         self.train: EncodedTexts = encode_texts(
             self.vocab, [example.text for example in splits.train]
         )
+        index = {label: i for i, label in enumerate(self.labels)}
+        self.baseline = NgramNaiveBayes.fit(
+            [example.text for example in splits.train],
+            [index[label] for label in self.train_labels],
+            len(self.labels),
+        )
+        val_texts = [example.text for example in splits.val]
+        self._val_targets = [index.get(example.label, -1) for example in splits.val]
+        self.baseline.choose_alpha(val_texts, self._val_targets)
+        self._val_baseline = self.baseline.log_posteriors(val_texts)
+        self.mixes = config.model.ngram_mix
+        self.mix_weight: float | None = None
+        """The baseline's weight chosen at the latest evaluation (model.ngram_mix)."""
+        self.baseline_val: dict[str, float] | None = None
+        """The baseline's accuracy and macro-F1 on the validation split, once evaluated."""
 
     def build_model(self, config: ModelConfig) -> CharClassifier:
         return CharClassifier(config, self.vocab_size, len(self.labels))
 
     def score_val(self, model: CharClassifier) -> ClassifyResult:
-        return score_examples(
-            model, self.vocab, self.labels, self.splits.val, what="the validation examples"
+        if self.mixes:
+            encoded = encode_texts(self.vocab, [example.text for example in self.splits.val])
+            logits = classify_logits(model, encoded)
+            self.mix_weight = choose_weight(logits, self._val_baseline, self._val_targets)
+        result = score_examples(
+            model,
+            self.vocab,
+            self.labels,
+            self.splits.val,
+            what="the validation examples",
+            baseline=self._val_baseline,
+            mix_weight=self.mix_weight,
         )
+        self.baseline_val = result.baseline
+        return result
 
     def checkpoint_fields(self) -> dict[str, Any]:
         splits = self.splits
         return {
             "vocab": self.vocab,
             "corpus": {"name": splits.name, "examples": len(splits.train), "sha256": splits.sha256},
+            "baseline": {
+                **self.baseline.to_dict(),
+                "weight": self.mix_weight,
+                "val": self.baseline_val,
+            },
         }
 
     def check_resume(self, checkpoint: Checkpoint, fix: str) -> None:

@@ -141,7 +141,7 @@ class Run:
         world.seed_ranks(train.seed)  # dropout differs between the ranks' shares
         self.optimizer = build_optimizer(self.model, train, device)
         self.checkpointer = Checkpointer(
-            run_dir, config, world, device, self.task.checkpoint_fields()
+            run_dir, config, world, device, self.task.checkpoint_fields
         )
         self.state = TrainState()
         if resume_from is not None:
@@ -414,6 +414,7 @@ class Run:
             unit=self.task.unit,
             best_score=state.best_score,
             score_name=self.task.score_name,
+            baseline_score=getattr(self.task, "baseline_score", None),
         )
 
 

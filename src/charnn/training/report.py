@@ -145,6 +145,10 @@ class Reporter:
                 f"val loss {val_loss:.4f}, accuracy {metrics['val_accuracy']:.4f}, "
                 f"macro-F1 {metrics.get('val_macro_f1', math.nan):.4f}"
             )
+            if "mix_weight" in metrics:
+                scores += f" (with the n-gram baseline at weight {metrics['mix_weight']:g})"
+            if "baseline_val_accuracy" in metrics:
+                scores += f"; n-gram baseline accuracy {metrics['baseline_val_accuracy']:.4f}"
         else:
             scores = f"val loss {val_loss:.4f} ({bits_per_char(val_loss):.3f} bpc)"
         self._progress.note(

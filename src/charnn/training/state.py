@@ -43,3 +43,5 @@ class TrainSummary:
     """The best validation score (higher is better): -loss, or a classifier's accuracy."""
     score_name: str = "val loss"
     """What the score is: `val loss` or `val accuracy`."""
+    baseline_score: float | None = None
+    """A text classifier's n-gram baseline, scored as `best_score` is (val accuracy)."""
