@@ -446,11 +446,13 @@ def test_ngram_mix_combines_the_baseline_everywhere(bits_file: Path, tmp_path: P
     )
     model = charnn.load_model(run)
     weight = model.checkpoint.mix_weight
-    assert weight is not None
+    assert weight is not None and weight > 0  # 20 steps: the counting baseline knows more
     record = json.loads(invoke("eval", str(run), "--json").stdout)
     assert record["mix_weight"] == weight and record["network"] is not None
     predicted = json.loads(invoke("predict", str(run), "hunde", "--json").stdout)
     assert [tuple(pair) for pair in predicted["labels"]] == model.classify(["hunde"])[0]
+    exported = invoke("export", str(run), "--out", str(tmp_path / "m.pt"))
+    assert exported.exit_code == 0 and "the exported model is the network alone" in exported.stderr
 
 
 # -- issue 29: sequences of numbers -----------------------------------------------------------

@@ -38,6 +38,7 @@ function), so the file runs the standard PyTorch kernels at any sequence length.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,8 @@ from charnn.model.cells import CELLS
 from charnn.model.classifier import CharClassifier
 from charnn.platform.atomic import atomic_write
 
+logger = logging.getLogger(__name__)
+
 ONNX_MISSING = (
     "ONNX export needs the onnx and onnxscript packages, which are not installed; "
     "install them with: pip install 'charnn[onnx]'"
@@ -61,6 +64,13 @@ ONNX_MISSING = (
 def export(checkpoint: Checkpoint, out: Path, *, format: str = "torchscript") -> list[Path]:
     """Write the exported model and its vocabulary; returns the files written."""
     default_file_name(format)  # an unknown format fails here, before any work
+    if checkpoint.mix_weight:
+        logger.warning(
+            "the exported model is the network alone: the n-gram baseline that model.ngram_mix "
+            "adds to its labels (weight %g) is not in it, so its labels can differ from "
+            "charnn predict's",
+            checkpoint.mix_weight,
+        )
     if checkpoint.classifies:
         return _write(checkpoint, out, format, *_classifier(checkpoint, format))
     portable = Portable(checkpoint.build_model("cpu")).eval()
