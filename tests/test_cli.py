@@ -335,7 +335,7 @@ def test_shell_completion_completes_command_names(
     done = subprocess.run(
         [sys.executable, "-m", "charnn"], capture_output=True, text=True, env=env, timeout=60
     )
-    assert done.stdout.split() == ["info"], done.stdout + done.stderr
+    assert done.stdout.split() == ["inspect", "info"], done.stdout + done.stderr
     # Without this, typer builds --show-completion as a flag that detects the shell from the
     # processes above this one, and ignores "bash": under a parent that is no shell (pytest
     # started in the background, an IDE), it prints nothing. Read when the app is built.

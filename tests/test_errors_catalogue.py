@@ -773,6 +773,36 @@ def _(s: Situation) -> list[str]:
     ]
 
 
+@scenario("inspect-no-text")
+def _(s: Situation) -> list[str]:
+    return ["inspect", str(s.trained_run)]
+
+
+@scenario("inspect-units-syntax")
+def _(s: Situation) -> list[str]:
+    return ["inspect", str(s.trained_run), "--text", "to be", "--units", "a,b"]
+
+
+@scenario("inspect-unit-range")
+def _(s: Situation) -> list[str]:
+    return ["inspect", str(s.trained_run), "--text", "to be", "--units", "999"]
+
+
+@scenario("inspect-pattern-invalid")
+def _(s: Situation) -> list[str]:
+    return ["inspect", str(s.trained_run), "--text", "to be", "--pattern", "("]
+
+
+@scenario("inspect-pattern-no-match")
+def _(s: Situation) -> list[str]:
+    return ["inspect", str(s.trained_run), "--text", "to be", "--pattern", "xyz"]
+
+
+@scenario("inspect-sequences")
+def _(s: Situation) -> list[str]:
+    return ["inspect", str(s.trained_sequences), "--text", "1"]
+
+
 def npz(s: Situation, name: str, **arrays: object) -> Path:
     path = s.tmp / name
     np.savez(path, **arrays)  # type: ignore[arg-type]

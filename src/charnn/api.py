@@ -32,9 +32,10 @@ from charnn.data.vocab import CharVocab
 from charnn.errors import CharnnError, key
 from charnn.inference.classifier import predict, score_checkpoint
 from charnn.inference.evaluator import EvalResult, evaluate, evaluate_checkpoint
+from charnn.inference.inspection import inspect_classifier, inspect_language_model
 from charnn.inference.options import EvalOptions, SamplingOptions
 from charnn.inference.sampler import generate
-from charnn.inference.scoring import ClassifyResult
+from charnn.inference.scoring import ClassifyResult, check_top_k
 from charnn.inference.sequences import as_sequences, predict_sequences
 from charnn.model.classifier import CharClassifier
 from charnn.model.network import CharRNN
@@ -113,6 +114,51 @@ class Model:
             replace_with=replace_with,
             baseline=self.checkpoint.ngram_baseline(),
             mix_weight=self.checkpoint.mix_weight,
+        )
+
+    def inspect(
+        self,
+        text: str | Sequence[str],
+        *,
+        units: Sequence[int] | None = None,
+        pattern: str | None = None,
+        lines: bool = False,
+        top_k: int = 3,
+        unknown_chars: str = SCORING.unknown_chars,
+        replace_with: str = SCORING.replace_with,
+    ) -> dict[str, Any]:
+        """What the model makes of `text`, character by character, as plain data (what
+        `charnn inspect` draws): for a language model, each character's surprisal and the
+        likeliest characters there, hidden-unit lanes (`units`, or those that best separate
+        `pattern`'s matches, or the most variable), and with `lines` the lines ranked by bits
+        per character; for a classifier, per text (a list, or the lines of `text`), how its
+        `top_k` labels' probabilities change as it reads."""
+        if self.checkpoint.reads_values:
+            raise CharnnError(
+                f"{self.path} classifies sequences of numbers; inspect reads texts, so it has "
+                "nothing to show for this run"
+            )
+        if isinstance(self.module, CharClassifier):
+            texts = text.splitlines() if isinstance(text, str) else list(text)
+            texts = [line for line in texts if line.strip()]
+            if not texts:
+                raise CharnnError("nothing to inspect; give at least one text")
+            check_top_k(top_k)
+            return inspect_classifier(
+                self.module,
+                self.vocab,
+                self.labels,
+                texts,
+                top_k=top_k,
+                baseline=self.checkpoint.ngram_baseline(),
+                mix_weight=self.checkpoint.mix_weight,
+            )
+        if not isinstance(text, str):
+            text = "\n".join(text)
+        module = self._language_model()
+        text = self.vocab.fit(text, policy=unknown_chars, replacement=replace_with, what="the text")
+        return inspect_language_model(
+            module, self.vocab, text, units=units, pattern=pattern, lines=lines
         )
 
     @property
