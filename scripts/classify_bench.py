@@ -35,14 +35,12 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from charnn.config import load_config
 from charnn.inference.scoring import classify_metrics
-from charnn.platform.device import seed_everything
 from charnn.training.classification import ClassificationTask
-from charnn.training.loop import train
 from charnn.training.world import SINGLE_PROCESS
+from classify_speed import charnn_speed, hand_written_speed
 from reporting import charnn, cpu_name, in_rounds, markers, replace_block, rerun_command
 from service_logs import SERVICES, service_log_rows
 
@@ -122,44 +120,6 @@ def naive_bayes(train_rows: list[tuple[str, str]], test_rows: list[tuple[str, st
     }
 
 
-def hand_written_speed(task: ClassificationTask, config_overrides: list[str], steps: int) -> float:
-    """Examples/s of a plain padded loop over the task's own first `steps` batches, drawn as
-    charnn draws them (inside the timed loop, as charnn's are)."""
-    config = load_config(overrides=config_overrides)
-    seed_everything(config.train.seed)
-    model = task.build_model(config.model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr)
-    model.train()
-    examples = 0
-    started = time.perf_counter()
-    for step in range(steps):
-        batch = task.batch(step)
-        examples += len(batch.targets)
-        logits = model(batch.inputs, batch.lengths)
-        loss = F.cross_entropy(logits, batch.targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
-        optimizer.step()
-    return examples / (time.perf_counter() - started)
-
-
-def charnn_speed(overrides: list[str], steps: int, out_dir: Path) -> float:
-    """Examples/s of charnn's training loop over the same steps, as its metrics record it."""
-    config = load_config(
-        overrides=[
-            *overrides,
-            f"train.max_steps={steps}",
-            f"train.eval_every={steps}",
-            f"train.log_every={steps}",
-            f"out_dir={out_dir}",
-        ]
-    )
-    train(config, overwrite=True)
-    records = [json.loads(line) for line in (out_dir / "metrics.jsonl").open()]
-    return next(r["examples_per_s"] for r in records if r["event"] == "train")
-
-
 def padding_overhead(task: ClassificationTask) -> float:
     """Padded positions over real characters, across one epoch's batches."""
     padded = real = 0
@@ -212,12 +172,13 @@ def main() -> None:
     ours = json.loads(charnn("eval", str(run), "--split", "test", "--json", env=env))
 
     # 2. Training speed, side by side.
-    task = ClassificationTask(load_config(overrides=overrides), SINGLE_PROCESS, torch.device("cpu"))
+    config = load_config(overrides=overrides)
+    task = ClassificationTask(config, SINGLE_PROCESS, torch.device("cpu"))
     steps = args.speed_steps
     rounds = in_rounds(
         {
-            "charnn": lambda: charnn_speed(overrides, steps, work / "speed"),
-            "hand-written": lambda: hand_written_speed(task, overrides, steps),
+            "charnn": lambda: charnn_speed(config, steps, work / "speed"),
+            "hand-written": lambda: hand_written_speed(task, config, steps),
         },
         args.rounds,
     )

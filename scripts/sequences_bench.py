@@ -45,10 +45,9 @@ from charnn.config import load_config
 from charnn.data.labelled import stratified_rows
 from charnn.data.sequences import read_sequences
 from charnn.inference.scoring import classify_metrics
-from charnn.platform.device import seed_everything
 from charnn.training.classification import ClassificationTask
-from charnn.training.loop import train
 from charnn.training.world import SINGLE_PROCESS
+from classify_speed import charnn_speed, hand_written_speed
 from majority_bits import as_arrays, majority_bit_rows
 from reporting import charnn, cpu_name, in_rounds, markers, replace_block, rerun_command
 
@@ -143,45 +142,6 @@ def softmax_regression(train_file: Path, test_file: Path, seed: int) -> dict:
     }
 
 
-def hand_written_speed(task: ClassificationTask, overrides: list[str], steps: int) -> float:
-    """Examples/s of a plain padded loop over the task's own first `steps` batches (drawn
-    inside the timed loop, as charnn's are), with the preset's RMSprop and clipping."""
-    config = load_config(ROOT / "configs" / "mnist-rows.yaml", overrides)
-    seed_everything(config.train.seed)
-    model = task.build_model(config.model)
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=config.train.lr)
-    model.train()
-    examples = 0
-    started = time.perf_counter()
-    for step in range(steps):
-        batch = task.batch(step)
-        examples += len(batch.targets)
-        loss = F.cross_entropy(model(batch.inputs, batch.lengths), batch.targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
-        optimizer.step()
-    return examples / (time.perf_counter() - started)
-
-
-def charnn_speed(overrides: list[str], steps: int, out_dir: Path) -> float:
-    """Examples/s of charnn's training loop over the same steps, as its metrics record it."""
-    config = load_config(
-        ROOT / "configs" / "mnist-rows.yaml",
-        [
-            *overrides,
-            "train.max_epochs=null",
-            f"train.max_steps={steps}",
-            f"train.eval_every={steps}",
-            f"train.log_every={steps}",
-            f"out_dir={out_dir}",
-        ],
-    )
-    train(config, overwrite=True)
-    records = [json.loads(line) for line in (out_dir / "metrics.jsonl").open()]
-    return next(r["examples_per_s"] for r in records if r["event"] == "train")
-
-
 def measure(name: str, args: argparse.Namespace, env: dict[str, str]) -> dict:
     work, rounds, speed_steps = args.work_dir, args.rounds, args.speed_steps
     train_file, test_file = write_split(SETS[name](), work / name / "data")
@@ -205,8 +165,8 @@ def measure(name: str, args: argparse.Namespace, env: dict[str, str]) -> dict:
     task = ClassificationTask(config, SINGLE_PROCESS, torch.device("cpu"))
     speed = in_rounds(
         {
-            "charnn": lambda: charnn_speed(overrides, speed_steps, work / name / "speed"),
-            "hand-written": lambda: hand_written_speed(task, overrides, speed_steps),
+            "charnn": lambda: charnn_speed(config, speed_steps, work / name / "speed"),
+            "hand-written": lambda: hand_written_speed(task, config, speed_steps),
         },
         rounds,
     )
