@@ -773,6 +773,48 @@ def _(s: Situation) -> list[str]:
     ]
 
 
+def tune_config(s: Situation, **tune: object) -> Path:
+    tree = {**tiny_tree(s.corpus_file, s.tmp / "unused", eval_every=5), "tune": tune or None}
+    return s.file("tune.yaml", yaml.safe_dump(tree))
+
+
+@scenario("tune-no-limit")
+def _(s: Situation) -> list[str]:
+    return ["tune", str(tune_config(s)), "--study", str(s.tmp / "study")]
+
+
+@scenario("tune-duration")
+def _(s: Situation) -> list[str]:
+    return ["tune", str(tune_config(s)), "--time", "soon"]
+
+
+@scenario("tune-unknown-key")
+def _(s: Situation) -> list[str]:
+    config = tune_config(s, **{"model.colour": [1, 2]})
+    return ["tune", str(config), "--trials", "1", "--study", str(s.tmp / "study")]
+
+
+@scenario("tune-stopped-study")
+def _(s: Situation) -> list[str]:
+    config = tune_config(s, **{"model.hidden_size": 8, "train.batch_size": 4})
+    args = ["tune", str(config), "--study", str(s.tmp / "study"), "--trial-time", "1s"]
+    result = CliRunner().invoke(app, [*args, "--trials", "2"])
+    assert result.exit_code == 0, result.output
+    return [*args, "--trials", "3"]
+
+
+@scenario("tune-bad-storage")
+def _(s: Situation) -> list[str]:
+    config = tune_config(s)
+    return ["tune", str(config), "--trials", "1", "--storage", "nosuchdb://x"]
+
+
+@scenario("tune-no-optuna")
+def _(s: Situation) -> list[str]:
+    s.monkeypatch.setitem(sys.modules, "optuna", None)
+    return ["tune", str(tune_config(s)), "--trials", "5", "--study", str(s.tmp / "study")]
+
+
 @scenario("inspect-no-text")
 def _(s: Situation) -> list[str]:
     return ["inspect", str(s.trained_run)]

@@ -7,10 +7,10 @@ order help lists them.
 torch-heavy modules are imported inside the commands so `charnn --help` stays fast.
 """
 
-from charnn.cli import artifacts, configs, inference, inspection, training
+from charnn.cli import artifacts, configs, inference, inspection, training, tuning
 from charnn.cli.app import app
 
-for family in (training, inference, inspection, artifacts):
+for family in (training, tuning, inference, inspection, artifacts):
     app.registered_commands += family.commands.registered_commands
 app.add_typer(configs.config_app, name="config")
 

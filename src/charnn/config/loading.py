@@ -261,6 +261,10 @@ def _deep_copy(tree: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in tree.items()}
 
 
+TUNE_SECTION = "tune"
+"""A config file's search space for charnn tune (charnn.tuning.space); training ignores it."""
+
+
 def load_config(
     config_file: Path | None = None,
     overrides: Sequence[str] = (),
@@ -276,6 +280,7 @@ def load_config(
     tree = dict(base or {})
     if config_file is not None:
         tree = merge_trees(tree, read_yaml(config_file))
+    tree.pop(TUNE_SECTION, None)
     config = config_from_dict(apply_overrides(tree, overrides))
     path = config.data.path
     if path is not None and not (path in NAMED_DATA and not Path(path).exists()):

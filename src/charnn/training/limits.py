@@ -16,8 +16,9 @@ from charnn.training.state import TrainState
 
 logger = logging.getLogger(__name__)
 
-STOP_REASONS = ("", "max_steps", "max_time", "max_epochs", "early_stopping")
-"""Why a run stops ("": it goes on); the index travels between ranks as a number."""
+STOP_REASONS = ("", "max_steps", "max_time", "max_epochs", "early_stopping", "pruned")
+"""Why a run stops ("": it goes on); the index travels between ranks as a number. `pruned`:
+the caller's evaluation hook said to stop (charnn tune's pruner)."""
 
 
 class Limits:

@@ -69,8 +69,17 @@ __all__ = ["Run", "TrainSummary", "train"]
 logger = logging.getLogger(__name__)
 
 
+EvaluationHook = Callable[[float, float, float], bool]
+"""Called after each evaluation with (seconds of training, val loss, score); returning False
+stops the run (`pruned`). One process only: charnn tune's pruner."""
+
+
 def train(
-    config: RunConfig, *, resume_from: Checkpoint | None = None, overwrite: bool = False
+    config: RunConfig,
+    *,
+    resume_from: Checkpoint | None = None,
+    overwrite: bool = False,
+    on_evaluation: EvaluationHook | None = None,
 ) -> TrainSummary:
     """Train a model as `config` says, writing the run directory; resume when given a checkpoint."""
     tune_malloc()  # training's big buffers are reused rather than faulted in again every step
@@ -92,6 +101,7 @@ def train(
 
             world.on_main(claim_run_dir)
             run = Run(config, run_dir, device, world, resume_from)
+            run.on_evaluation = on_evaluation
             # Rank 0 alone, with no collective: the other ranks may be failing too.
             if world.is_main:
                 write_status(run_dir, "running")
@@ -175,6 +185,9 @@ class Run:
         self.lr = 0.0
         patience = train.early_stopping_patience
         self.stop_early = patience is not None and self.state.evals_since_best >= patience
+        self.pruned = False
+        """The evaluation hook said to stop."""
+        self.on_evaluation: EvaluationHook | None = None
 
     def train(self) -> TrainSummary:
         config, state = self.config, self.state
@@ -220,6 +233,8 @@ class Run:
                 return stopped_by
             if self.stop_early:
                 return "early_stopping"
+            if self.pruned:
+                return "pruned"
             if signal_number:
                 self.save(LAST_NAME, val_loss=None)
                 raise interrupted(signal_number, state.step, self.run_dir / LAST_NAME)
@@ -356,6 +371,9 @@ class Run:
         self.reporter.evaluated(
             state, val_loss, seconds=seconds, improved=improved, metrics=evaluation.metrics
         )
+        hook = self.on_evaluation
+        if hook is not None and not hook(state.elapsed_s, val_loss, score):
+            self.pruned = True
         if self.stop_early:
             logger.info(
                 "stopping early: %d evaluations without a better %s (train.early_stopping_"

@@ -1,0 +1,1 @@
+"""charnn tune: searching a config's space with Optuna (the `tune` extra)."""
