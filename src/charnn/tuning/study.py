@@ -73,7 +73,8 @@ def tune(
     optuna = _optuna()
     if trials is None and time_budget is None:
         raise CharnnError(
-            f"give {key('trials', 'N')} or {key('time_budget', '30m')}; with neither, tuning never stops"
+            f"give {key('trials', 'N')} or {key('time_budget', '30m')}; with neither, tuning "
+            "never stops"
         )
     if trials is not None and trials < 1:
         raise CharnnError(f"{key('trials')} must be at least 1; got {trials}")
