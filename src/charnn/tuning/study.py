@@ -37,6 +37,9 @@ DB_NAME = "study.db"
 BEST_NAME = "best.yaml"
 HEARTBEAT_S = 10
 """How often a running trial says it is alive; one silent for 3 of these is failed."""
+CONNECT_TRIES = 8
+CREATION_RACE = ("already exists", "UNIQUE constraint", "duplicate key", "IntegrityError")
+"""What a database says to the second of two workers creating its tables at once."""
 PRUNE_BUCKETS = 20
 """Trials are compared at this many points of their time budget."""
 OPTUNA_MISSING = (
@@ -149,19 +152,7 @@ def _tune_section(config_file: Path | None) -> Mapping[str, Any] | None:
 
 
 def _open_study(optuna: Any, url: str, *, minimize: bool, resume: bool) -> Any:
-    try:
-        storage = optuna.storages.RDBStorage(
-            url,
-            heartbeat_interval=HEARTBEAT_S,
-            grace_period=3 * HEARTBEAT_S,
-            engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {},
-        )
-        existing = optuna.study.get_all_study_names(storage)
-    except Exception as error:  # noqa: BLE001: a bad URL, a missing driver, no server
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-        raise CharnnError(
-            f"could not open the study at {url} ({first_line}); check {key('storage')}"
-        ) from None
+    storage, existing = _connect(optuna, url)
     direction = "minimize" if minimize else "maximize"
     if STUDY_NAME in existing:
         study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
@@ -185,6 +176,30 @@ def _open_study(optuna: Any, url: str, *, minimize: bool, resume: bool) -> Any:
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2),
         load_if_exists=True,  # another worker may have created it a moment ago
     )
+
+
+def _connect(optuna: Any, url: str) -> tuple[Any, list[str]]:
+    """(the storage, the names of the studies in it). Two workers starting together may both
+    create the tables of a new database; the one that loses that race opens it again."""
+    for attempt in range(CONNECT_TRIES):
+        try:
+            storage = optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=3 * HEARTBEAT_S,
+                engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {},
+            )
+            return storage, optuna.study.get_all_study_names(storage)
+        except Exception as error:  # noqa: BLE001: a bad URL, a missing driver, no server
+            racing = any(sign in str(error) for sign in CREATION_RACE)
+            if racing and attempt + 1 < CONNECT_TRIES:
+                time.sleep(0.1 * (attempt + 1))
+                continue
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+            raise CharnnError(
+                f"could not open the study at {url} ({first_line}); check {key('storage')}"
+            ) from None
+    raise AssertionError("unreachable")
 
 
 def _run_trial(
