@@ -796,6 +796,7 @@ def _(s: Situation) -> list[str]:
 
 @scenario("tune-stopped-study")
 def _(s: Situation) -> list[str]:
+    pytest.importorskip("sqlite3", reason="the study store is SQLite, which this Python lacks")
     config = tune_config(s, **{"model.hidden_size": 8, "train.batch_size": 4})
     args = ["tune", str(config), "--study", str(s.tmp / "study"), "--trial-time", "1s"]
     result = CliRunner().invoke(app, [*args, "--trials", "2"])

@@ -22,6 +22,9 @@ from ..conftest import tiny_tree
 from ..waiting import DEADLINE_S, wait_until
 
 pytest.importorskip("optuna")
+# The default study store is SQLite, an optional part of Python's standard library: on a Python
+# built without it these tests skip, saying so (the PostgreSQL one with them).
+SQLITE = pytest.importorskip("sqlite3", reason="this Python was built without sqlite3")
 
 SPACE = {
     "tune": {
