@@ -157,24 +157,26 @@ def score_encoded(
     started: float | None = None,
     baseline: np.ndarray | None = None,
     mix_weight: float | None = None,
+    logits: torch.Tensor | None = None,
 ) -> ClassifyResult:
     """Loss, accuracy, macro-F1, per-class scores and confusion of `model` on the encoded rows,
     whose labels are `truth`; `started`: when the work began (perf_counter), for the rate.
     `baseline`: the n-gram baseline's (N, C) log posteriors of the same rows, scored beside the
-    model, and with `mix_weight` combined with it (see `mixed`)."""
+    model, and with `mix_weight` combined with it (see `mixed`). `logits`: the model's, when
+    the caller has them already."""
     started = time.perf_counter() if started is None else started
-    network = classify_logits(model, encoded, progress=progress)
-    logits = mixed(network, baseline, mix_weight)
+    network = classify_logits(model, encoded, progress=progress) if logits is None else logits
+    combined = mixed(network, baseline, mix_weight)
     index = {label: i for i, label in enumerate(labels)}
     targets = torch.tensor([index.get(label, -1) for label in truth], dtype=torch.long)
     known = targets >= 0
     loss = (
-        float(F.cross_entropy(logits[known], targets[known]).item())
+        float(F.cross_entropy(combined[known], targets[known]).item())
         if bool(known.any())
         else math.nan
     )
     accuracy, macro_f1, per_class, confusion = classify_metrics(
-        logits.argmax(1).tolist(), targets.tolist(), labels
+        combined.argmax(1).tolist(), targets.tolist(), labels
     )
     unseen = {label: count for label, count in sorted(Counter(truth).items()) if label not in index}
     if unseen:

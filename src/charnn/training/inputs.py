@@ -8,6 +8,7 @@ validation split, and says what a checkpoint must carry to be used and resumed. 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,7 @@ from charnn.data.labelled import prepare_examples
 from charnn.data.sequences import prepare_sequences, standardization
 from charnn.data.vocab import CharVocab
 from charnn.inference.batches import EncodedTexts, EncodedValues, classify_logits, encode_texts
-from charnn.inference.classifier import score_examples
-from charnn.inference.scoring import ClassifyResult, choose_weight
+from charnn.inference.scoring import ClassifyResult, choose_weight, score_encoded
 from charnn.inference.sequences import score_sequences
 from charnn.model.classifier import CharClassifier, ValueEmbedding
 from charnn.model.ngrams import NgramNaiveBayes
@@ -48,6 +48,8 @@ class TextInputs:
         )
         val_texts = [example.text for example in splits.val]
         self._val_targets = [index.get(example.label, -1) for example in splits.val]
+        # Encoded once: each evaluation runs the network over the same ids.
+        self._val_encoded = encode_texts(self.vocab, val_texts, what="the validation examples")
         self.baseline.choose_alpha(val_texts, self._val_targets)
         self._val_baseline = self.baseline.log_posteriors(val_texts)
         self.mixes = config.model.ngram_mix
@@ -60,18 +62,20 @@ class TextInputs:
         return CharClassifier(config, self.vocab_size, len(self.labels))
 
     def score_val(self, model: CharClassifier) -> ClassifyResult:
+        started = time.perf_counter()
+        logits = classify_logits(model, self._val_encoded)
         if self.mixes:
-            encoded = encode_texts(self.vocab, [example.text for example in self.splits.val])
-            logits = classify_logits(model, encoded)
             self.mix_weight = choose_weight(logits, self._val_baseline, self._val_targets)
-        result = score_examples(
+        result = score_encoded(
             model,
-            self.vocab,
+            self._val_encoded,
             self.labels,
-            self.splits.val,
+            [example.label for example in self.splits.val],
             what="the validation examples",
+            started=started,
             baseline=self._val_baseline,
             mix_weight=self.mix_weight,
+            logits=logits,
         )
         self.baseline_val = result.baseline
         return result
