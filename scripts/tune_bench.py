@@ -3,8 +3,11 @@ the preset retrained with the same time budget, both scored on the same validati
 
     python scripts/tune_bench.py --preset shakespeare-lstm \\
         --data ../shared/data/tinyshakespeare.txt --time 14m --trial-time 80s
-    python scripts/tune_bench.py --preset names-classify --data train.tsv --time 5m --trial-time 20s
+    python scripts/tune_bench.py --preset names-classify --data train.tsv --test-file test.tsv \\
+        --time 5m --trial-time 20s
 
+With --test-file (labelled examples no trial saw), both are also scored there, and the verdict
+is taken on those figures rather than on the validation split the study chose its best by.
 The preset runs with `train.max_time` set to the trials' time and its step and epoch limits
 lifted, as every trial does, so the two compare quality per second. Writes a row into --out
 between `<!-- tune:start -->` and `<!-- tune:end -->`, keeping the rows of other presets.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import time
@@ -32,6 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--time", default="14m", help="the study's time (charnn tune --time)")
     parser.add_argument("--trial-time", default="80s")
+    parser.add_argument(
+        "--test-file", type=Path, help="held-out labelled examples: the verdict is on these"
+    )
     parser.add_argument("--work-dir", type=Path, default=ROOT / "runs" / "tune-bench")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -67,19 +74,41 @@ def main(argv: list[str] | None = None) -> None:
     }
     info = json.loads(charnn("info", str(best_run), "--json", env=env))
     key = "loss" if "bpc" in scores["preset"] else "accuracy"
+    held_out = {}
+    if args.test_file is not None:  # the split no trial was chosen by
+        test = ["--file", str(args.test_file.resolve()), "--unknown-chars", "drop", "--json"]
+        held_out = {
+            name: json.loads(charnn("eval", str(run), *test, env=env))
+            for name, run in (("preset", preset_run), ("best", best_run))
+        }
+    judged = held_out or scores
     better = (
-        scores["best"][key] < scores["preset"][key]
+        judged["best"][key] < judged["preset"][key]
         if key == "loss"
-        else scores["best"][key] > scores["preset"][key]
+        else judged["best"][key] > judged["preset"][key]
     )
+    verdict = "**the study wins**" if better else "the preset holds"
+    if key == "accuracy":
+        # Two accuracies on the same n examples differ by chance about sqrt(2 p (1 - p) / n).
+        p, n = judged["preset"][key], judged["preset"]["examples"]
+        noise = 2 * math.sqrt(2 * p * (1 - p) / n)
+        if abs(judged["best"][key] - p) < noise:
+            verdict = f"within noise (±{noise:.3f} on {n:,} examples): the preset holds"
     pruned = sum(1 for row in trials if row.get("stopped_by") == "pruned")
     model = info["model"]
+
+    def figures(name: str) -> str:
+        shown = f"val {key} {scores[name][key]:.4f}"
+        if held_out:
+            shown += f"; held-out {held_out[name][key]:.4f}"
+        return shown
+
     row = (
         f"| `{args.preset}` | {args.data.name} | {len(trials)} ({pruned} pruned) "
-        f"| {study_s / 60:.1f} min | {seconds:g} s | val {key} {scores['preset'][key]:.4f} "
-        f"| val {key} {scores['best'][key]:.4f}: {model['cell']} {model['num_layers']}x"
+        f"| {study_s / 60:.1f} min | {seconds:g} s | {figures('preset')} "
+        f"| {figures('best')}: {model['cell']} {model['num_layers']}x"
         f"{model['hidden_size']}, emb {model['embedding_dim']}, dropout {model['dropout']:.2f} "
-        f"| {'**the study wins**' if better else 'the preset holds'} |"
+        f"| {verdict} |"
     )
     _add_row(args.out, args.preset, row)
     print(row)
