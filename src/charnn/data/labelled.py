@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -211,18 +211,14 @@ def prepare_examples(data: DataConfig, *, seed: int) -> LabelledSplits:
             read_examples(Path(data.test_path), what="data.test_path", **read), data.max_length
         )
     labels = sorted({example.label for example in train})
-    if len(labels) < 2:
-        raise DataError(
-            f"data.path {data.path} has one label only ({labels[0]!r}); a classifier needs two "
-            "or more"
-        )
-    for split, name in ((val, "data.val_path"), (test, "data.test_path")):
-        unseen = sorted({example.label for example in split} - set(labels))
-        if unseen:
-            raise DataError(
-                f"{name} has labels the training examples never show: {', '.join(unseen[:5])}; "
-                "give every label training examples, or remove those rows"
-            )
+    check_labels(
+        labels,
+        {
+            "data.val_path": [example.label for example in val],
+            "data.test_path": [example.label for example in test],
+        },
+        path=data.path,
+    )
     return LabelledSplits(
         train=train,
         val=val,
@@ -231,6 +227,28 @@ def prepare_examples(data: DataConfig, *, seed: int) -> LabelledSplits:
         name=data.path,
         sha256=examples_sha256(train),
     )
+
+
+def check_labels(
+    labels: Sequence[str],
+    held_out: Mapping[str, Sequence[str]],
+    *,
+    path: str,
+    kind: str = "examples",
+) -> None:
+    """Refuse training `labels` of one class, and held-out splits (by the name a message gives
+    them) with labels training never shows."""
+    if len(labels) < 2:
+        raise DataError(
+            f"data.path {path} has one label only ({labels[0]!r}); a classifier needs two or more"
+        )
+    for name, split in held_out.items():
+        unseen = sorted(set(split) - set(labels))
+        if unseen:
+            raise DataError(
+                f"{name} has labels the training {kind} never show: {', '.join(unseen[:5])}; "
+                f"give every label training {kind}, or remove those rows"
+            )
 
 
 def truncated(examples: list[Example], max_length: int | None) -> list[Example]:

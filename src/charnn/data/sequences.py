@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from charnn.config import DataConfig
-from charnn.data.labelled import stratified_rows
+from charnn.data.labelled import check_labels, stratified_rows
 from charnn.data.sources import RemoteCorpus, fetch_remote
 from charnn.errors import DataError, key
 
@@ -340,18 +340,8 @@ def prepare_sequences(data: DataConfig, *, seed: int) -> SequenceSplits:
                 )
             val, test = (split, test) if name == "val_path" else (val, split)
     labels = label_order(set(train.labels))
-    if len(labels) < 2:
-        raise DataError(
-            f"data.path {data.path} has one label only ({labels[0]!r}); a classifier needs two "
-            "or more"
-        )
-    for split, what in ((val, "the validation split"), (test, "the test split")):
-        unseen = sorted(set(split.labels) - set(labels))
-        if unseen:
-            raise DataError(
-                f"{what} has labels the training sequences never show: {', '.join(unseen[:5])}; "
-                "give every label training sequences, or remove those"
-            )
+    held_out = {"the validation split": val.labels, "the test split": test.labels}
+    check_labels(labels, held_out, path=data.path, kind="sequences")
     return SequenceSplits(
         train=train,
         val=val,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from charnn.config import config_to_yaml, load_config
+from charnn.config import config_from_dict, config_to_yaml, load_config, read_yaml
 from charnn.errors import CharnnError, TrainingInterrupted, key
 from charnn.tuning.space import Dimension, search_space
 
@@ -141,7 +141,6 @@ def _optuna() -> Any:
 def _tune_section(config_file: Path | None) -> Mapping[str, Any] | None:
     if config_file is None:
         return None
-    from charnn.config import read_yaml
     from charnn.presets import resolve_config_file
 
     tree = read_yaml(resolve_config_file(config_file))
@@ -272,8 +271,6 @@ def _summary(
     best = study.best_trial
     best_yaml = study_dir / BEST_NAME
     run_dir = study_dir / f"trial-{best.number:03d}"
-    from charnn.config import config_from_dict, read_yaml
-
     config = config_from_dict(read_yaml(run_dir / "config.yaml"))
     config = dataclasses.replace(config, out_dir=f"runs/{study_dir.name}-best")
     header = (
